@@ -1,0 +1,37 @@
+// activation_fns.wgsl — the activation functions and their derivatives, shared WGSL functions.
+//
+// Not a kernel: the loader (src/gpu/shaders.ts) places this file in front of every module that lists
+// it as a dependency (matmul, activation, mse, matmul_grad), so each activation is written once.
+//   ACT_LINEAR: f(z) = z,                    f'(y) = 1
+//   ACT_RELU:   f(z) = max(0, z),            f'(y) = y > 0 ? 1 : 0
+//   ACT_SIGMOID f(z) = 1 / (1 + exp(-z)),    f'(y) = y (1 - y)
+// Derivatives take y = f(z), as DESIGN.md defines them, so Z never has to be kept.
+// CPU twins: activate() and activateGrad() in src/cpu/backend.ts.
+
+const ACT_LINEAR: u32 = 0u;
+const ACT_RELU: u32 = 1u;
+const ACT_SIGMOID: u32 = 2u;
+
+fn activate(kind: u32, z: f32) -> f32 {
+  switch kind {
+    case ACT_RELU: { return max(z, 0.0); }
+    case ACT_SIGMOID: { return 1.0 / (1.0 + exp(-z)); }
+    default: { return z; }
+  }
+}
+
+fn activate4(kind: u32, z: vec4<f32>) -> vec4<f32> {
+  switch kind {
+    case ACT_RELU: { return max(z, vec4<f32>(0.0)); }
+    case ACT_SIGMOID: { return 1.0 / (1.0 + exp(-z)); }
+    default: { return z; }
+  }
+}
+
+fn activateGrad(kind: u32, y: f32) -> f32 {
+  switch kind {
+    case ACT_RELU: { return select(0.0, 1.0, y > 0.0); }
+    case ACT_SIGMOID: { return y * (1.0 - y); }
+    default: { return 1.0; }
+  }
+}

@@ -1,0 +1,51 @@
+// optimizer.wgsl — in-place parameter updates, one invocation per element, OPTIMIZER picks the rule.
+//
+// Formulas (p param, g gradient, s1/s2 optimizer state, all n elements):
+//   OPT_SGD:      p -= lr · g
+//   OPT_MOMENTUM: s1 = μ · s1 + g;  p -= lr · s1                       (the heavy-ball form PyTorch uses)
+//   OPT_ADAM:     s1 = β1 · s1 + (1 - β1) · g;  s2 = β2 · s2 + (1 - β2) · g²;
+//                 p -= lr · (s1 / c1) / (sqrt(s2 / c2) + ε)   with c1 = 1 - β1^t, c2 = 1 - β2^t
+//                 (c1, c2 come from the host each step, so the step count t never lives on the GPU).
+// Bindings (group 0): 0 p (read_write), 1 g (read), 2 s1 (read_write), 3 s2 (read_write),
+//   4 params {n, lr, beta1 (μ for momentum), beta2, epsilon, c1, c2}. Unused state bindings get dummies.
+// Dispatch: one invocation per element, laid out as in activation.wgsl.
+// CPU twins: CpuBackend.sgdUpdate() and the optimizers in src/cpu/trainer.ts.
+
+override WG: u32 = 256u;
+override OPTIMIZER: u32 = 0u;
+
+const OPT_SGD: u32 = 0u;
+const OPT_MOMENTUM: u32 = 1u;
+const OPT_ADAM: u32 = 2u;
+
+struct Params { n: u32, lr: f32, beta1: f32, beta2: f32, epsilon: f32, c1: f32, c2: f32, pad: u32 }
+
+@group(0) @binding(0) var<storage, read_write> p: array<f32>;
+@group(0) @binding(1) var<storage, read> g: array<f32>;
+@group(0) @binding(2) var<storage, read_write> s1: array<f32>;
+@group(0) @binding(3) var<storage, read_write> s2: array<f32>;
+@group(0) @binding(4) var<uniform> params: Params;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = gid.x + gid.y * nwg.x * WG;
+  if (i >= params.n) { return; }
+  let gi = g[i];
+  switch OPTIMIZER {
+    case OPT_MOMENTUM: {
+      let v = params.beta1 * s1[i] + gi;
+      s1[i] = v;
+      p[i] -= params.lr * v;
+    }
+    case OPT_ADAM: {
+      let m = params.beta1 * s1[i] + (1.0 - params.beta1) * gi;
+      let v = params.beta2 * s2[i] + (1.0 - params.beta2) * gi * gi;
+      s1[i] = m;
+      s2[i] = v;
+      p[i] -= params.lr * (m / params.c1) / (sqrt(v / params.c2) + params.epsilon);
+    }
+    default: {
+      p[i] -= params.lr * gi;
+    }
+  }
+}

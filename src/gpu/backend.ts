@@ -1,0 +1,146 @@
+// The WebGPU backend: the Backend API of DESIGN.md as eager GPU operations. Each op records its
+// dispatches into one encoder and submits at once; nothing waits for the GPU until read().
+// Training does not go through these eager ops: the network's scheduler records whole steps.
+import type { Activation, Backend, BackendLimits, BackendOptions, MatmulOptions, Matrix } from '../types';
+import { BaseMatrix, ownMatrix } from '../matrix';
+import { checkActivation, checkLearningRate, checkMatrixData, checkPositiveInt, checkSameShape, matmulShape } from '../validate';
+import { GpuContext, type Dispatch } from './context';
+import { openDevice } from './device';
+import { activationBackwardDispatch, activationDispatch } from './kernels/activation';
+import { biasGradDispatch } from './kernels/bias_grad';
+import { matmulDispatch } from './kernels/matmul';
+import { msePartCount, mseGradDispatch, mseLossDispatches } from './kernels/mse';
+import { optimizerDispatch } from './kernels/optimizer';
+
+export class GpuMatrix extends BaseMatrix {
+  constructor(private readonly backend: GpuBackend, rows: number, cols: number, readonly buffer: GPUBuffer) {
+    super(backend, rows, cols, buffer.label);
+  }
+  async read(): Promise<Float32Array> {
+    this.assertLive('read');
+    this.backend.ctx.assertUsable('read');
+    return this.backend.ctx.read(this.buffer, this.size);
+  }
+  protected free(): void {
+    this.backend.ctx.destroyBuffer(this.buffer);
+  }
+}
+
+export class GpuBackend implements Backend {
+  readonly kind = 'webgpu' as const;
+  readonly fallbackReason = undefined;
+  readonly limits: BackendLimits;
+  #count = 0;
+
+  private constructor(readonly ctx: GpuContext) {
+    this.limits = {
+      maxBufferSize: ctx.limits.maxBufferSize,
+      maxStorageBufferBindingSize: ctx.limits.maxStorageBufferBindingSize,
+    };
+  }
+
+  static async create(options: BackendOptions = {}): Promise<GpuBackend> {
+    const opened = await openDevice(options.powerPreference);
+    return new GpuBackend(await GpuContext.create(opened, options.onError));
+  }
+
+  /** The adapter's name as it reports it (SwiftShader shows up here). */
+  get adapterName(): string {
+    return this.ctx.adapterName;
+  }
+
+  private arg(op: string, name: string, m: unknown): GpuMatrix {
+    this.ctx.assertUsable(op);
+    return ownMatrix(GpuMatrix, this, op, name, m);
+  }
+
+  private output(op: string, rows: number, cols: number, data?: Float32Array): GpuMatrix {
+    const buffer = this.ctx.storage(`${op}#${++this.#count} ${rows}×${cols}`, rows * cols, data);
+    return new GpuMatrix(this, rows, cols, buffer);
+  }
+
+  /** Submits the dispatches, then frees their uniform buffers (the queue keeps them alive until done). */
+  private run(label: string, dispatches: Dispatch[]): void {
+    this.ctx.submit(label, dispatches);
+    for (const d of dispatches) this.ctx.destroyBuffer(d.uniform);
+  }
+
+  matrix(rows: number, cols: number, data?: Float32Array): Matrix {
+    this.ctx.assertUsable('matrix');
+    checkPositiveInt('matrix', 'rows', rows);
+    checkPositiveInt('matrix', 'cols', cols);
+    return this.output('matrix', rows, cols, checkMatrixData('matrix', rows, cols, data));
+  }
+
+  matmul(a: Matrix, b: Matrix, opts: MatmulOptions = {}): Matrix {
+    const ma = this.arg('matmul', 'a', a);
+    const mb = this.arg('matmul', 'b', b);
+    const bias = opts.bias === undefined ? undefined : this.arg('matmul', 'bias', opts.bias);
+    const { m, k, n } = matmulShape(ma, mb, opts);
+    const c = this.output('matmul', m, n);
+    this.run('matmul', [matmulDispatch(this.ctx, c.label, {
+      a: ma.buffer, b: mb.buffer, c: c.buffer, bias: bias?.buffer, m, n, k,
+      transposeA: opts.transposeA, transposeB: opts.transposeB, activation: opts.activation,
+    })]);
+    return c;
+  }
+
+  activation(kind: Activation, x: Matrix): Matrix {
+    checkActivation('activation', 'kind', kind);
+    const mx = this.arg('activation', 'x', x);
+    const y = this.output('activation', mx.rows, mx.cols);
+    this.run('activation', [activationDispatch(this.ctx, y.label, kind, mx.buffer, y.buffer, mx.size)]);
+    return y;
+  }
+
+  activationBackward(kind: Activation, y: Matrix, dy: Matrix): Matrix {
+    checkActivation('activationBackward', 'kind', kind);
+    const my = this.arg('activationBackward', 'y', y);
+    const mdy = this.arg('activationBackward', 'dy', dy);
+    checkSameShape('activationBackward', 'y', my, 'dy', mdy);
+    const dx = this.output('activationBackward', my.rows, my.cols);
+    this.run('activationBackward', [
+      activationBackwardDispatch(this.ctx, dx.label, kind, my.buffer, mdy.buffer, dx.buffer, my.size),
+    ]);
+    return dx;
+  }
+
+  biasGrad(dz: Matrix): Matrix {
+    const m = this.arg('biasGrad', 'dz', dz);
+    const db = this.output('biasGrad', 1, m.cols);
+    this.run('biasGrad', [biasGradDispatch(this.ctx, db.label, m.buffer, db.buffer, m.rows, m.cols)]);
+    return db;
+  }
+
+  mseLoss(pred: Matrix, target: Matrix): Matrix {
+    const p = this.arg('mseLoss', 'pred', pred);
+    const t = this.arg('mseLoss', 'target', target);
+    checkSameShape('mseLoss', 'pred', p, 'target', t);
+    const loss = this.output('mseLoss', 1, 1);
+    const parts = this.ctx.storage(`${loss.label}.parts`, msePartCount(p.size));
+    this.run('mseLoss', mseLossDispatches(this.ctx, loss.label, p.buffer, t.buffer, parts, loss.buffer, p.size));
+    this.ctx.destroyBuffer(parts);
+    return loss;
+  }
+
+  mseGrad(pred: Matrix, target: Matrix): Matrix {
+    const p = this.arg('mseGrad', 'pred', pred);
+    const t = this.arg('mseGrad', 'target', target);
+    checkSameShape('mseGrad', 'pred', p, 'target', t);
+    const g = this.output('mseGrad', p.rows, p.cols);
+    this.run('mseGrad', [mseGradDispatch(this.ctx, g.label, p.buffer, t.buffer, g.buffer, p.size)]);
+    return g;
+  }
+
+  sgdUpdate(param: Matrix, grad: Matrix, learningRate: number): void {
+    const p = this.arg('sgdUpdate', 'param', param);
+    const g = this.arg('sgdUpdate', 'grad', grad);
+    checkSameShape('sgdUpdate', 'param', p, 'grad', g);
+    checkLearningRate('sgdUpdate', 'learningRate', learningRate);
+    this.run('sgdUpdate', [optimizerDispatch(this.ctx, `${p.label}.sgd`, 'sgd', p.buffer, g.buffer, p.size, { learningRate })]);
+  }
+
+  destroy(): void {
+    this.ctx.destroy();
+  }
+}

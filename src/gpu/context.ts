@@ -1,0 +1,240 @@
+// GpuContext: one per device. Owns the buffer registry (every buffer we create is tracked until
+// destroyed, so leaks can be counted), the compiled modules, bind group layouts and the pipeline cache,
+// and turns uncaptured GPU errors and device loss into errors the caller sees.
+// It records no work itself: kernels build Dispatches, and whoever owns an encoder submits them.
+import { DeviceLostError, DisposedError, GpuError, InvalidArgumentError } from '../errors';
+import type { OpenedDevice } from './device';
+import { compileShader, SHADERS, type ShaderName } from './shaders';
+
+/** How a binding is used by a shader: read-only storage, read-write storage or a uniform. */
+export type BindingKind = 'read' | 'storage' | 'uniform';
+
+/** One recorded compute dispatch: everything needed to encode it again and again without allocating. */
+export interface Dispatch {
+  label: string;
+  pipeline: GPUComputePipeline;
+  bindGroup: GPUBindGroup;
+  workgroups: [number, number, number];
+  /** Uniform buffer holding this dispatch's parameters (owned by whoever owns the dispatch). */
+  uniform: GPUBuffer;
+}
+
+export function encodeDispatch(pass: GPUComputePassEncoder, d: Dispatch): void {
+  pass.setPipeline(d.pipeline);
+  pass.setBindGroup(0, d.bindGroup);
+  pass.dispatchWorkgroups(d.workgroups[0], d.workgroups[1], d.workgroups[2]);
+}
+
+const MAX_WORKGROUPS_PER_DIM = 65535;
+
+/** Workgroup grid for one invocation per element (see the layout in activation.wgsl). */
+export function elementwiseGrid(n: number, wg: number): [number, number, number] {
+  const groups = Math.max(1, Math.ceil(n / wg));
+  return [Math.min(groups, MAX_WORKGROUPS_PER_DIM), Math.ceil(groups / MAX_WORKGROUPS_PER_DIM), 1];
+}
+
+/** Bytes to allocate for `count` f32 values: a multiple of 16 so any buffer can be bound as vec4s. */
+export function paddedBytes(count: number): number {
+  return Math.max(16, Math.ceil((count * 4) / 16) * 16);
+}
+
+export class GpuContext {
+  readonly device: GPUDevice;
+  readonly adapterName: string;
+  readonly buffers = new Set<GPUBuffer>();
+  #modules = new Map<ShaderName, GPUShaderModule>();
+  #layouts = new Map<string, GPUBindGroupLayout>();
+  #pipelines = new Map<string, GPUComputePipeline>();
+  #dummies = new Map<string, GPUBuffer>();
+  #pending: Error[] = [];
+  #lost?: DeviceLostError;
+  #destroyed = false;
+
+  private constructor(opened: OpenedDevice, private readonly onError?: (e: Error) => void) {
+    this.device = opened.device;
+    this.adapterName = opened.adapterName;
+    this.device.addEventListener('uncapturederror', (event) => {
+      const { error } = event as GPUUncapturedErrorEvent;
+      const kind = error.constructor.name.replace(/^GPU/, '');
+      this.report(new GpuError(`GPU ${kind}: ${error.message}`));
+    });
+    void this.device.lost.then((info) => {
+      if (this.#destroyed) return; // we destroyed it on purpose
+      this.#lost = new DeviceLostError(`the GPU device was lost (${info.reason}): ${info.message}`);
+      this.report(this.#lost);
+    });
+  }
+
+  static async create(opened: OpenedDevice, onError?: (e: Error) => void): Promise<GpuContext> {
+    const ctx = new GpuContext(opened, onError);
+    // Compile every module up front so a WGSL error surfaces here, with file:line:col, not mid-training.
+    for (const name of Object.keys(SHADERS) as ShaderName[]) {
+      ctx.#modules.set(name, await compileShader(ctx.device, name, SHADERS[name]));
+    }
+    return ctx;
+  }
+
+  private report(error: Error): void {
+    this.#pending.push(error);
+    if (this.onError) this.onError(error);
+    else console.error(error);
+  }
+
+  /** Throws the first error the GPU reported since the last call, or a device loss. */
+  throwPending(): void {
+    if (this.#lost) throw this.#lost;
+    const error = this.#pending.shift();
+    if (error) throw error;
+  }
+
+  get lost(): DeviceLostError | undefined {
+    return this.#lost;
+  }
+
+  assertUsable(op: string): void {
+    if (this.#destroyed) throw new DisposedError(`${op}: the webgpu backend was destroyed`);
+    if (this.#lost) throw this.#lost;
+  }
+
+  get limits(): GPUSupportedLimits {
+    return this.device.limits;
+  }
+
+  // ---- buffers -------------------------------------------------------------------------------
+
+  createBuffer(label: string, size: number, usage: GPUBufferUsageFlags, mappedAtCreation = false): GPUBuffer {
+    if (size > this.device.limits.maxBufferSize) {
+      throw new InvalidArgumentError(
+        `${label}: needs ${size} bytes, more than this adapter's maxBufferSize of ${this.device.limits.maxBufferSize}`,
+      );
+    }
+    const buffer = this.device.createBuffer({ label, size, usage, mappedAtCreation });
+    this.buffers.add(buffer);
+    return buffer;
+  }
+
+  destroyBuffer(buffer: GPUBuffer): void {
+    if (this.buffers.delete(buffer)) buffer.destroy();
+  }
+
+  /** A storage buffer for `count` f32 values, optionally filled with `data`. */
+  storage(label: string, count: number, data?: Float32Array): GPUBuffer {
+    const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+    const bytes = paddedBytes(count);
+    if (bytes > this.device.limits.maxStorageBufferBindingSize) {
+      throw new InvalidArgumentError(
+        `${label}: ${count} f32 values need ${bytes} bytes, more than this adapter's ` +
+          `maxStorageBufferBindingSize of ${this.device.limits.maxStorageBufferBindingSize} bytes`,
+      );
+    }
+    if (!data) return this.createBuffer(label, bytes, usage);
+    const buffer = this.createBuffer(label, bytes, usage, true);
+    new Float32Array(buffer.getMappedRange(), 0, data.length).set(data);
+    buffer.unmap();
+    return buffer;
+  }
+
+  /** A uniform buffer holding `words` (u32/f32 bit patterns); COPY_DST so per-step values can change. */
+  uniform(label: string, words: ArrayBuffer): GPUBuffer {
+    const buffer = this.createBuffer(label, Math.max(16, Math.ceil(words.byteLength / 16) * 16),
+      GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, true);
+    new Uint8Array(buffer.getMappedRange()).set(new Uint8Array(words));
+    buffer.unmap();
+    return buffer;
+  }
+
+  /** A 16-byte placeholder for bindings a pipeline variant does not use (one per role, so no aliasing). */
+  dummy(role: string): GPUBuffer {
+    let buffer = this.#dummies.get(role);
+    if (!buffer) {
+      buffer = this.createBuffer(`dummy.${role}`, 16, GPUBufferUsage.STORAGE);
+      this.#dummies.set(role, buffer);
+    }
+    return buffer;
+  }
+
+  /** Copies `count` f32 values out of `buffer`. The only place that waits for the GPU. */
+  async read(buffer: GPUBuffer, count: number, label = buffer.label): Promise<Float32Array> {
+    this.assertUsable('read');
+    const staging = this.createBuffer(`${label}.readback`, paddedBytes(count),
+      GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
+    try {
+      const encoder = this.device.createCommandEncoder({ label: `${label}.readback` });
+      encoder.copyBufferToBuffer(buffer, 0, staging, 0, paddedBytes(count));
+      this.device.queue.submit([encoder.finish()]);
+      try {
+        await staging.mapAsync(GPUMapMode.READ);
+      } catch (e) {
+        this.throwPending();
+        throw new GpuError(`read of '${label}' failed: ${(e as Error).message}`);
+      }
+      const out = new Float32Array(staging.getMappedRange(0, count * 4).slice(0));
+      staging.unmap();
+      this.throwPending();
+      return out;
+    } finally {
+      this.destroyBuffer(staging);
+    }
+  }
+
+  // ---- pipelines -----------------------------------------------------------------------------
+
+  layout(kinds: BindingKind[]): GPUBindGroupLayout {
+    const key = kinds.join(',');
+    let layout = this.#layouts.get(key);
+    if (!layout) {
+      layout = this.device.createBindGroupLayout({
+        label: `layout(${key})`,
+        entries: kinds.map((kind, binding) => ({
+          binding,
+          visibility: GPUShaderStage.COMPUTE,
+          buffer: { type: kind === 'read' ? 'read-only-storage' : kind === 'storage' ? 'storage' : 'uniform' },
+        })),
+      });
+      this.#layouts.set(key, layout);
+    }
+    return layout;
+  }
+
+  /** The pipeline for one entry point with the given override constants; compiled once, then cached. */
+  pipeline(shader: ShaderName, entryPoint: string, kinds: BindingKind[], constants: Record<string, number>): GPUComputePipeline {
+    const key = `${shader}.${entryPoint}(${kinds.join(',')})${JSON.stringify(constants)}`;
+    let pipeline = this.#pipelines.get(key);
+    if (!pipeline) {
+      pipeline = this.device.createComputePipeline({
+        label: `${shader}.${entryPoint}.pipeline ${JSON.stringify(constants)}`,
+        layout: this.device.createPipelineLayout({ label: `${shader}.${entryPoint}.layout`, bindGroupLayouts: [this.layout(kinds)] }),
+        compute: { module: this.#modules.get(shader)!, entryPoint, constants },
+      });
+      this.#pipelines.set(key, pipeline);
+    }
+    return pipeline;
+  }
+
+  bindGroup(label: string, kinds: BindingKind[], buffers: GPUBuffer[]): GPUBindGroup {
+    return this.device.createBindGroup({
+      label,
+      layout: this.layout(kinds),
+      entries: buffers.map((buffer, binding) => ({ binding, resource: { buffer } })),
+    });
+  }
+
+  /** Records dispatches in one encoder and submits them: the eager ops' path. */
+  submit(label: string, dispatches: Dispatch[]): void {
+    const encoder = this.device.createCommandEncoder({ label });
+    const pass = encoder.beginComputePass({ label });
+    for (const d of dispatches) encodeDispatch(pass, d);
+    pass.end();
+    this.device.queue.submit([encoder.finish()]);
+  }
+
+  destroy(): void {
+    if (this.#destroyed) return;
+    this.#destroyed = true;
+    for (const buffer of this.buffers) buffer.destroy();
+    this.buffers.clear();
+    this.#dummies.clear();
+    this.#pipelines.clear();
+    this.device.destroy();
+  }
+}

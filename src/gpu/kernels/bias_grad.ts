@@ -1,0 +1,17 @@
+// biasGrad dispatch (shaders/bias_grad.wgsl): column sums of an M×N matrix into 1×N.
+import type { BindingKind, Dispatch, GpuContext } from '../context';
+
+const WG_COLS = 32;
+const WG_ROWS = 8; // must be a power of two: the tree reduction halves it
+const BINDINGS: BindingKind[] = ['read', 'storage', 'uniform'];
+
+export function biasGradDispatch(ctx: GpuContext, label: string, dz: GPUBuffer, db: GPUBuffer, m: number, n: number): Dispatch {
+  const uniform = ctx.uniform(`${label}.params`, Uint32Array.of(m, n, 0, 0).buffer);
+  return {
+    label,
+    pipeline: ctx.pipeline('bias_grad', 'main', BINDINGS, { WG_COLS, WG_ROWS }),
+    bindGroup: ctx.bindGroup(label, BINDINGS, [dz, db, uniform]),
+    workgroups: [Math.ceil(n / WG_COLS), 1, 1],
+    uniform,
+  };
+}

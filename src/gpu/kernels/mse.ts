@@ -1,0 +1,69 @@
+// MSE loss and gradient dispatches (shaders/mse.wgsl).
+// The loss is a two-pass reduction: `partial` has up to MAX_PARTS workgroups each sum a strided share of
+// the squared errors, then `finish` sums those partial sums in one workgroup.
+import type { Activation } from '../../types';
+import { elementwiseGrid, type BindingKind, type Dispatch, type GpuContext } from '../context';
+import { ACTIVATION_CODE } from './activation';
+
+const WG = 256; // a power of two: the tree reductions halve it
+const MAX_PARTS = 256;
+const PARTIAL: BindingKind[] = ['read', 'read', 'storage', 'uniform'];
+const FINISH: BindingKind[] = ['read', 'storage', 'uniform'];
+
+function params(n: number, nParts: number, scale: number): ArrayBuffer {
+  const words = new ArrayBuffer(16);
+  new Uint32Array(words, 0, 2).set([n, nParts]);
+  new Float32Array(words, 8, 1)[0] = scale;
+  return words;
+}
+
+/** Number of partial sums the loss reduction uses for n elements (size of the `parts` buffer). */
+export function msePartCount(n: number): number {
+  return Math.min(MAX_PARTS, Math.ceil(n / WG));
+}
+
+/**
+ * loss[0] = mean((p - t)²) over n elements (or += with accumulate). Two dispatches; `parts` must hold
+ * msePartCount(n) floats.
+ */
+export function mseLossDispatches(
+  ctx: GpuContext, label: string, p: GPUBuffer, t: GPUBuffer, parts: GPUBuffer, loss: GPUBuffer, n: number, accumulate = false,
+): [Dispatch, Dispatch] {
+  const nParts = msePartCount(n);
+  const partialUniform = ctx.uniform(`${label}.partial.params`, params(n, nParts, 1));
+  const finishUniform = ctx.uniform(`${label}.finish.params`, params(n, nParts, 1 / n));
+  return [
+    {
+      label: `${label}.partial`,
+      pipeline: ctx.pipeline('mse', 'partial', PARTIAL, { WG }),
+      bindGroup: ctx.bindGroup(`${label}.partial`, PARTIAL, [p, t, parts, partialUniform]),
+      workgroups: [nParts, 1, 1],
+      uniform: partialUniform,
+    },
+    {
+      label: `${label}.finish`,
+      pipeline: ctx.pipeline('mse', 'finish', FINISH, { WG, ACCUMULATE: Number(accumulate) }),
+      bindGroup: ctx.bindGroup(`${label}.finish`, FINISH, [parts, loss, finishUniform]),
+      workgroups: [1, 1, 1],
+      uniform: finishUniform,
+    },
+  ];
+}
+
+/**
+ * g = 2 (p - t) / n ⊙ f'(p): the MSE gradient, already multiplied by the output activation's derivative
+ * (with 'linear' it is plain mseGrad). `scaleCount` is the n in 2/n; it defaults to n.
+ */
+export function mseGradDispatch(
+  ctx: GpuContext, label: string, p: GPUBuffer, t: GPUBuffer, g: GPUBuffer, n: number,
+  activation: Activation = 'linear', scaleCount = n,
+): Dispatch {
+  const uniform = ctx.uniform(`${label}.params`, params(n, 0, 2 / scaleCount));
+  return {
+    label,
+    pipeline: ctx.pipeline('mse', 'grad', PARTIAL, { WG, ACTIVATION: ACTIVATION_CODE[activation] }),
+    bindGroup: ctx.bindGroup(label, PARTIAL, [p, t, g, uniform]),
+    workgroups: elementwiseGrid(n, WG),
+    uniform,
+  };
+}

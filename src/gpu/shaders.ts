@@ -1,0 +1,48 @@
+// The WGSL modules, loaded as text from shaders/*.wgsl, and their compilation with readable errors.
+// A module may list WGSL files it needs (shared functions); they are placed in front of it, and
+// compiler positions are mapped back to the file they came from.
+import { ShaderCompileError } from '../errors';
+import activationFns from '../../shaders/activation_fns.wgsl?raw';
+import activation from '../../shaders/activation.wgsl?raw';
+import biasGrad from '../../shaders/bias_grad.wgsl?raw';
+import matmul from '../../shaders/matmul.wgsl?raw';
+import mse from '../../shaders/mse.wgsl?raw';
+import optimizer from '../../shaders/optimizer.wgsl?raw';
+
+interface Source { file: string; code: string }
+
+const fns: Source = { file: 'activation_fns.wgsl', code: activationFns };
+
+export const SHADERS = {
+  activation: [fns, { file: 'activation.wgsl', code: activation }],
+  bias_grad: [{ file: 'bias_grad.wgsl', code: biasGrad }],
+  matmul: [fns, { file: 'matmul.wgsl', code: matmul }],
+  mse: [fns, { file: 'mse.wgsl', code: mse }],
+  optimizer: [{ file: 'optimizer.wgsl', code: optimizer }],
+} satisfies Record<string, Source[]>;
+
+export type ShaderName = keyof typeof SHADERS;
+
+/** Maps a line of the joined module back to "file:line". */
+function locate(parts: Source[], line: number): string {
+  let first = 1;
+  for (const part of parts) {
+    const lines = part.code.split('\n').length;
+    if (line < first + lines) return `${part.file}:${line - first + 1}`;
+    first += lines;
+  }
+  return `${parts[parts.length - 1].file}:${line}`;
+}
+
+/** Compiles a module and throws ShaderCompileError with file:line:col for every error the compiler reports. */
+export async function compileShader(device: GPUDevice, name: string, parts: Source[]): Promise<GPUShaderModule> {
+  const code = parts.map((p) => p.code).join('\n');
+  const module = device.createShaderModule({ label: `${name}.module`, code });
+  const info = await module.getCompilationInfo();
+  const errors = info.messages.filter((m) => m.type === 'error');
+  if (errors.length > 0) {
+    const lines = errors.map((m) => `${locate(parts, m.lineNum)}:${m.linePos}: ${m.message}`);
+    throw new ShaderCompileError(`shader '${name}' failed to compile:\n${lines.join('\n')}`);
+  }
+  return module;
+}

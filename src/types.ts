@@ -1,0 +1,68 @@
+// Public types shared by both backends and the network. See DESIGN.md for the contract.
+
+export type Activation = 'relu' | 'sigmoid' | 'linear';
+export type BackendKind = 'webgpu' | 'cpu';
+
+export const ACTIVATIONS: readonly Activation[] = ['relu', 'sigmoid', 'linear'];
+
+/** Sizes a backend can handle. The CPU backend reports what a Float32Array can hold. */
+export interface BackendLimits {
+  /** Largest single buffer, in bytes. */
+  maxBufferSize: number;
+  /** Largest buffer range one shader binding can see, in bytes. */
+  maxStorageBufferBindingSize: number;
+}
+
+export interface BackendOptions {
+  /** WebGPU only: ask for a low-power or high-performance adapter. */
+  powerPreference?: GPUPowerPreference;
+  /**
+   * WebGPU only: called with every error the GPU reports on its own (validation, out of memory,
+   * device loss). Without it such errors are logged with console.error and also make the next
+   * `read()` reject, so they are never lost.
+   */
+  onError?: (error: Error) => void;
+}
+
+/** A row-major f32 matrix living on one backend. */
+export interface Matrix {
+  readonly rows: number;
+  readonly cols: number;
+  /** Copies the values out (a GPU readback on the WebGPU backend). */
+  read(): Promise<Float32Array>;
+  /** Frees the storage. Safe to call twice; any later use throws DisposedError. */
+  dispose(): void;
+}
+
+export interface MatmulOptions {
+  /** Use aᵀ (a is stored as K×M). */
+  transposeA?: boolean;
+  /** Use bᵀ (b is stored as N×K). */
+  transposeB?: boolean;
+  /** 1×N row added to every output row. */
+  bias?: Matrix;
+  /** Applied after the bias. */
+  activation?: Activation;
+}
+
+export interface Backend {
+  readonly kind: BackendKind;
+  readonly limits: BackendLimits;
+  /** Set by createBackend('auto') when it fell back to the CPU: why WebGPU was not used. */
+  readonly fallbackReason?: string;
+  matrix(rows: number, cols: number, data?: Float32Array): Matrix;
+  matmul(a: Matrix, b: Matrix, opts?: MatmulOptions): Matrix;
+  activation(kind: Activation, x: Matrix): Matrix;
+  /** dx = dy ⊙ f'(z), with f' written in terms of y = f(z). */
+  activationBackward(kind: Activation, y: Matrix, dy: Matrix): Matrix;
+  /** Column sums: 1×cols. */
+  biasGrad(dz: Matrix): Matrix;
+  /** mean((pred - target)^2) as a 1×1 matrix. */
+  mseLoss(pred: Matrix, target: Matrix): Matrix;
+  /** 2 (pred - target) / (rows · cols). */
+  mseGrad(pred: Matrix, target: Matrix): Matrix;
+  /** param -= learningRate · grad, in place. */
+  sgdUpdate(param: Matrix, grad: Matrix, learningRate: number): void;
+  /** Frees everything this backend made. Safe to call twice. */
+  destroy(): void;
+}

@@ -1,0 +1,40 @@
+// One Vite config, three jobs chosen by --mode:
+//   (default)  the demo pages in demo/ (npm start, npm run build:demo)
+//   test       the whole repository as the root, so Playwright can open test/browser/*.html and demo/
+//   lib        the library build: dist/webgpu-backprop.js, ES module, WGSL inlined via ?raw
+import { defineConfig } from 'vite';
+import { resolve } from 'node:path';
+
+const here = import.meta.dirname;
+
+export default defineConfig(({ mode }) => {
+  if (mode === 'lib') {
+    return {
+      build: {
+        outDir: 'dist',
+        emptyOutDir: false, // tsc writes dist/types beside the bundle
+        target: 'es2022',
+        lib: {
+          entry: resolve(here, 'src/index.ts'),
+          formats: ['es'],
+          fileName: () => 'webgpu-backprop.js',
+        },
+      },
+    };
+  }
+  const server = { host: '127.0.0.1', port: Number(process.env.PORT ?? 5173), strictPort: true };
+  if (mode === 'test') {
+    return { root: here, server, logLevel: 'warn' };
+  }
+  return {
+    root: resolve(here, 'demo'),
+    server,
+    preview: server,
+    build: {
+      outDir: resolve(here, 'dist-demo'),
+      emptyOutDir: true,
+      target: 'es2022',
+      rollupOptions: { input: { index: resolve(here, 'demo/index.html') } },
+    },
+  };
+});
