@@ -24,7 +24,9 @@ export default defineConfig(({ mode }) => {
   }
   const server = { host: '127.0.0.1', port: Number(process.env.PORT ?? 5173), strictPort: true };
   if (mode === 'test') {
-    return { root: here, server, logLevel: 'warn' };
+    // No HMR or file watching: a file written mid-run (test-results/, a helper's edit) must never reload
+    // a page that a test is driving.
+    return { root: here, server: { ...server, hmr: false, watch: null }, logLevel: 'warn' };
   }
   return {
     root: resolve(here, 'demo'),

@@ -9,12 +9,14 @@ import {
 } from '../validate';
 
 export class CpuMatrix extends BaseMatrix {
-  constructor(owner: CpuBackend, rows: number, cols: number, public data: Float32Array, label = 'matrix') {
-    super(owner, rows, cols, label);
+  constructor(private readonly backend: CpuBackend, rows: number, cols: number, public data: Float32Array, label = 'matrix') {
+    super(backend, rows, cols, label);
   }
   read(): Promise<Float32Array> {
     try {
       this.assertLive('read');
+      // Like the webgpu backend: destroy() frees everything the backend made, so reading after it fails.
+      this.backend.live('read');
     } catch (e) {
       return Promise.reject(e);
     }
@@ -76,7 +78,8 @@ export class CpuBackend implements Backend {
 
   constructor(readonly fallbackReason?: string) {}
 
-  private live(op: string): void {
+  /** Throws DisposedError once destroy() was called; matrices check it too. */
+  live(op: string): void {
     if (this.#destroyed) throw new DisposedError(`${op}: the cpu backend was destroyed`);
   }
 

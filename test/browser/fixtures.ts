@@ -2,7 +2,7 @@
 // No adapter is a test failure with the reason, never a silent skip; WEBGPU_TESTS=skip is the explicit
 // opt-out for machines without a WebGPU-capable Chromium.
 import { test as base, expect, type Page } from '@playwright/test';
-import { allclose, type Tolerance } from '../allclose';
+import type { Tolerance } from '../allclose';
 
 export { expect };
 
@@ -34,7 +34,16 @@ export const test = base.extend<{ gpuPage: Page }>({
   },
 });
 
-export function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tol: Tolerance, what = ''): void {
-  const problem = allclose(actual, expected, tol);
-  expect(problem, `${what} ${problem ?? ''}`).toBeNull();
+export interface InputSpec { rows: number; cols: number; seed: number; lo?: number; hi?: number }
+
+/**
+ * Runs a Backend op on the GPU and on the CPU with the same seeded inputs and expects the results to
+ * agree within `tol` (compared in the page); `size` is the expected number of output elements.
+ */
+export async function expectGpuMatchesCpu(
+  page: Page, what: string, op: string, inputs: InputSpec[], extra: Record<string, unknown>, tol: Tolerance, size: number,
+): Promise<void> {
+  const r = await page.evaluate(({ op, inputs, extra, tol }) => window.T.both(op, inputs, extra, tol), { op, inputs, extra, tol });
+  expect(r.n, `${what}: output size`).toBe(size);
+  expect(r.problem, `${what}: ${r.problem ?? ''}`).toBeNull();
 }

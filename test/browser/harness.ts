@@ -3,6 +3,8 @@
 // the WebGPU prototypes before any device exists.
 import * as WB from '../../src/index';
 import type { Backend, Matrix } from '../../src/index';
+import { allclose, type Tolerance } from '../allclose';
+import { compileShader } from '../../src/gpu/shaders';
 
 const live = new Set<GPUBuffer>();
 const counters = { buffersCreated: 0, bindGroupsCreated: 0, mapAsyncCalls: 0 };
@@ -89,16 +91,22 @@ async function gpuBackend(): Promise<Backend> {
 
 const T = {
   rand,
+  compileShader,
   counters,
   liveBuffers: () => live.size,
   gpuBackend,
   gpuErrors,
-  /** Runs op on the GPU and on the CPU reference with identical inputs. */
-  async both(op: string, inputs: InputSpec[], extra: Record<string, unknown> = {}) {
+  /**
+   * Runs op on the GPU and on the CPU reference with identical inputs and compares them here, in the
+   * page (shipping large arrays to the test process costs more than the op). Returns the element count
+   * and null, or the worst element's description.
+   */
+  async both(op: string, inputs: InputSpec[], extra: Record<string, unknown>, tol: Tolerance) {
     const g = await gpuBackend();
     const cpu = await WB.createBackend('cpu');
-    const [gpuOut, cpuOut] = [await runOp(g, op, inputs, extra), await runOp(cpu, op, inputs, extra)];
-    return { gpu: Array.from(gpuOut), cpu: Array.from(cpuOut), errors: gpuErrors.splice(0) };
+    const gpuOut = await runOp(g, op, inputs, extra);
+    const cpuOut = await runOp(cpu, op, inputs, extra);
+    return { n: gpuOut.length, problem: allclose(gpuOut, cpuOut, tol) };
   },
 };
 
