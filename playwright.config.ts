@@ -7,6 +7,7 @@ export default defineConfig({
   testDir: 'test/browser',
   // SwiftShader runs every shader on the CPU; two workers share the two cores.
   workers: Number(process.env.PW_WORKERS ?? 2),
+  fullyParallel: true,
   timeout: 120_000,
   expect: { timeout: 10_000 },
   reporter: process.env.CI ? [['list']] : [['list']],

@@ -7,7 +7,9 @@
 //                 p -= lr · (s1 / c1) / (sqrt(s2 / c2) + ε)   with c1 = 1 - β1^t, c2 = 1 - β2^t
 //                 (c1, c2 come from the host each step, so the step count t never lives on the GPU).
 // Bindings (group 0): 0 p (read_write), 1 g (read), 2 s1 (read_write), 3 s2 (read_write),
-//   4 params {n, lr, beta1 (μ for momentum), beta2, epsilon, c1, c2}. Unused state bindings get dummies.
+//   4 size {n}, 5 hyper {lr, beta1 (μ for momentum), beta2, epsilon, c1, c2} (uniforms). A network
+//   shares one `hyper` block between all its tensors and rewrites it when the step or rate changes.
+//   Unused state bindings get dummies.
 // Dispatch: one invocation per element, laid out as in activation.wgsl.
 // CPU twins: CpuBackend.sgdUpdate() and the optimizers in src/cpu/trainer.ts.
 
@@ -18,18 +20,20 @@ const OPT_SGD: u32 = 0u;
 const OPT_MOMENTUM: u32 = 1u;
 const OPT_ADAM: u32 = 2u;
 
-struct Params { n: u32, lr: f32, beta1: f32, beta2: f32, epsilon: f32, c1: f32, c2: f32, pad: u32 }
+struct Size { n: u32, pad0: u32, pad1: u32, pad2: u32 }
+struct Hyper { lr: f32, beta1: f32, beta2: f32, epsilon: f32, c1: f32, c2: f32, pad0: f32, pad1: f32 }
 
 @group(0) @binding(0) var<storage, read_write> p: array<f32>;
 @group(0) @binding(1) var<storage, read> g: array<f32>;
 @group(0) @binding(2) var<storage, read_write> s1: array<f32>;
 @group(0) @binding(3) var<storage, read_write> s2: array<f32>;
-@group(0) @binding(4) var<uniform> params: Params;
+@group(0) @binding(4) var<uniform> size: Size;
+@group(0) @binding(5) var<uniform> params: Hyper;
 
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let i = gid.x + gid.y * nwg.x * WG;
-  if (i >= params.n) { return; }
+  if (i >= size.n) { return; }
   let gi = g[i];
   switch OPTIMIZER {
     case OPT_MOMENTUM: {

@@ -9,8 +9,8 @@ import { openDevice } from './device';
 import { activationBackwardDispatch, activationDispatch } from './kernels/activation';
 import { biasGradDispatch } from './kernels/bias_grad';
 import { matmulDispatch } from './kernels/matmul';
-import { msePartCount, mseGradDispatch, mseLossDispatches } from './kernels/mse';
-import { optimizerDispatch } from './kernels/optimizer';
+import { mseFinishDispatch, mseGradDispatch, msePartCount, msePartialDispatch } from './kernels/mse';
+import { hyperWords, optimizerDispatch } from './kernels/optimizer';
 
 export class GpuMatrix extends BaseMatrix {
   constructor(private readonly backend: GpuBackend, rows: number, cols: number, readonly buffer: GPUBuffer) {
@@ -118,7 +118,10 @@ export class GpuBackend implements Backend {
     checkSameShape('mseLoss', 'pred', p, 'target', t);
     const loss = this.output('mseLoss', 1, 1);
     const parts = this.ctx.storage(`${loss.label}.parts`, msePartCount(p.size));
-    this.run('mseLoss', mseLossDispatches(this.ctx, loss.label, p.buffer, t.buffer, parts, loss.buffer, p.size));
+    this.run('mseLoss', [
+      msePartialDispatch(this.ctx, `${loss.label}.partial`, p.buffer, t.buffer, parts, p.size),
+      mseFinishDispatch(this.ctx, `${loss.label}.finish`, parts, loss.buffer, p.size, 1 / p.size, false),
+    ]);
     this.ctx.destroyBuffer(parts);
     return loss;
   }
@@ -137,7 +140,9 @@ export class GpuBackend implements Backend {
     const g = this.arg('sgdUpdate', 'grad', grad);
     checkSameShape('sgdUpdate', 'param', p, 'grad', g);
     checkLearningRate('sgdUpdate', 'learningRate', learningRate);
-    this.run('sgdUpdate', [optimizerDispatch(this.ctx, `${p.label}.sgd`, 'sgd', p.buffer, g.buffer, p.size, { learningRate })]);
+    const hyper = this.ctx.uniform(`${p.label}.sgd.hyper`, hyperWords({ learningRate }).buffer as ArrayBuffer);
+    this.run('sgdUpdate', [optimizerDispatch(this.ctx, `${p.label}.sgd`, 'sgd', p.buffer, g.buffer, p.size, hyper)]);
+    this.ctx.destroyBuffer(hyper);
   }
 
   destroy(): void {

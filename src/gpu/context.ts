@@ -27,6 +27,10 @@ export function encodeDispatch(pass: GPUComputePassEncoder, d: Dispatch): void {
 
 const MAX_WORKGROUPS_PER_DIM = 65535;
 
+/** Bindings that some pipeline variants leave unused: a matmul without bias, SGD's optimizer state. */
+const DUMMY_ROLES = ['bias', 'state1', 'state2'] as const;
+type DummyRole = (typeof DUMMY_ROLES)[number];
+
 /** Workgroup grid for one invocation per element (see the layout in activation.wgsl). */
 export function elementwiseGrid(n: number, wg: number): [number, number, number] {
   const groups = Math.max(1, Math.ceil(n / wg));
@@ -71,6 +75,8 @@ export class GpuContext {
     for (const name of Object.keys(SHADERS) as ShaderName[]) {
       ctx.#modules.set(name, await compileShader(ctx.device, name, SHADERS[name]));
     }
+    // Made now rather than on first use, so a network's buffer count never includes the backend's own.
+    for (const role of DUMMY_ROLES) ctx.dummy(role);
     return ctx;
   }
 
@@ -144,7 +150,7 @@ export class GpuContext {
   }
 
   /** A 16-byte placeholder for bindings a pipeline variant does not use (one per role, so no aliasing). */
-  dummy(role: string): GPUBuffer {
+  dummy(role: DummyRole): GPUBuffer {
     let buffer = this.#dummies.get(role);
     if (!buffer) {
       buffer = this.createBuffer(`dummy.${role}`, 16, GPUBufferUsage.STORAGE);

@@ -5,6 +5,7 @@ import { ShaderCompileError } from '../errors';
 import activationFns from '../../shaders/activation_fns.wgsl?raw';
 import activation from '../../shaders/activation.wgsl?raw';
 import biasGrad from '../../shaders/bias_grad.wgsl?raw';
+import gather from '../../shaders/gather.wgsl?raw';
 import matmul from '../../shaders/matmul.wgsl?raw';
 import mse from '../../shaders/mse.wgsl?raw';
 import optimizer from '../../shaders/optimizer.wgsl?raw';
@@ -16,6 +17,7 @@ const fns: Source = { file: 'activation_fns.wgsl', code: activationFns };
 export const SHADERS = {
   activation: [fns, { file: 'activation.wgsl', code: activation }],
   bias_grad: [{ file: 'bias_grad.wgsl', code: biasGrad }],
+  gather: [{ file: 'gather.wgsl', code: gather }],
   matmul: [fns, { file: 'matmul.wgsl', code: matmul }],
   mse: [fns, { file: 'mse.wgsl', code: mse }],
   optimizer: [{ file: 'optimizer.wgsl', code: optimizer }],

@@ -22,32 +22,34 @@ export function msePartCount(n: number): number {
   return Math.min(MAX_PARTS, Math.ceil(n / WG));
 }
 
-/**
- * loss[0] = mean((p - t)²) over n elements (or += with accumulate). Two dispatches; `parts` must hold
- * msePartCount(n) floats.
- */
-export function mseLossDispatches(
-  ctx: GpuContext, label: string, p: GPUBuffer, t: GPUBuffer, parts: GPUBuffer, loss: GPUBuffer, n: number, accumulate = false,
-): [Dispatch, Dispatch] {
+/** parts[w] = partial sums of (p - t)² over n elements; `parts` must hold msePartCount(n) floats. */
+export function msePartialDispatch(ctx: GpuContext, label: string, p: GPUBuffer, t: GPUBuffer, parts: GPUBuffer, n: number): Dispatch {
   const nParts = msePartCount(n);
-  const partialUniform = ctx.uniform(`${label}.partial.params`, params(n, nParts, 1));
-  const finishUniform = ctx.uniform(`${label}.finish.params`, params(n, nParts, 1 / n));
-  return [
-    {
-      label: `${label}.partial`,
-      pipeline: ctx.pipeline('mse', 'partial', PARTIAL, { WG }),
-      bindGroup: ctx.bindGroup(`${label}.partial`, PARTIAL, [p, t, parts, partialUniform]),
-      workgroups: [nParts, 1, 1],
-      uniform: partialUniform,
-    },
-    {
-      label: `${label}.finish`,
-      pipeline: ctx.pipeline('mse', 'finish', FINISH, { WG, ACCUMULATE: Number(accumulate) }),
-      bindGroup: ctx.bindGroup(`${label}.finish`, FINISH, [parts, loss, finishUniform]),
-      workgroups: [1, 1, 1],
-      uniform: finishUniform,
-    },
-  ];
+  const uniform = ctx.uniform(`${label}.params`, params(n, nParts, 1));
+  return {
+    label,
+    pipeline: ctx.pipeline('mse', 'partial', PARTIAL, { WG }),
+    bindGroup: ctx.bindGroup(label, PARTIAL, [p, t, parts, uniform]),
+    workgroups: [nParts, 1, 1],
+    uniform,
+  };
+}
+
+/**
+ * loss[0] = scale · Σ parts (or loss[0] += … with accumulate): scale 1/n gives the mean over n
+ * elements, scale 1 the sum of squared errors (fit and evaluate add those up and divide once).
+ */
+export function mseFinishDispatch(
+  ctx: GpuContext, label: string, parts: GPUBuffer, loss: GPUBuffer, n: number, scale: number, accumulate: boolean,
+): Dispatch {
+  const uniform = ctx.uniform(`${label}.params`, params(n, msePartCount(n), scale));
+  return {
+    label,
+    pipeline: ctx.pipeline('mse', 'finish', FINISH, { WG, ACCUMULATE: Number(accumulate) }),
+    bindGroup: ctx.bindGroup(label, FINISH, [parts, loss, uniform]),
+    workgroups: [1, 1, 1],
+    uniform,
+  };
 }
 
 /**

@@ -5,9 +5,9 @@ export type OptimizerKind = 'sgd' | 'momentum' | 'adam';
 
 const OPTIMIZER_CODE: Record<OptimizerKind, number> = { sgd: 0, momentum: 1, adam: 2 };
 const WG = 256;
-const BINDINGS: BindingKind[] = ['storage', 'read', 'storage', 'storage', 'uniform'];
+const BINDINGS: BindingKind[] = ['storage', 'read', 'storage', 'storage', 'uniform', 'uniform'];
 
-export interface OptimizerParams {
+export interface Hyper {
   learningRate: number;
   /** μ for momentum, β1 for Adam. */
   beta1?: number;
@@ -18,24 +18,25 @@ export interface OptimizerParams {
   c2?: number;
 }
 
-/** The uniform block of optimizer.wgsl: {n, lr, beta1, beta2, epsilon, c1, c2}. */
-export function optimizerParams(n: number, p: OptimizerParams): ArrayBuffer {
-  const words = new ArrayBuffer(32);
-  new Uint32Array(words, 0, 1)[0] = n;
-  new Float32Array(words, 4, 6).set([p.learningRate, p.beta1 ?? 0, p.beta2 ?? 0, p.epsilon ?? 0, p.c1 ?? 1, p.c2 ?? 1]);
-  return words;
+/** The `hyper` uniform block of optimizer.wgsl. */
+export function hyperWords(h: Hyper): Float32Array {
+  return Float32Array.of(h.learningRate, h.beta1 ?? 0, h.beta2 ?? 0, h.epsilon ?? 0, h.c1 ?? 1, h.c2 ?? 1, 0, 0);
 }
 
-/** Updates `param` in place from `grad`; s1/s2 are the optimizer's state (dummies where unused). */
+/**
+ * Updates `param` (n values) in place from `grad`; s1/s2 are the optimizer's state (dummies where
+ * unused); `hyper` is a uniform buffer holding hyperWords(), possibly shared between dispatches.
+ */
 export function optimizerDispatch(
   ctx: GpuContext, label: string, kind: OptimizerKind, param: GPUBuffer, grad: GPUBuffer, n: number,
-  p: OptimizerParams, s1?: GPUBuffer, s2?: GPUBuffer,
+  hyper: GPUBuffer, s1?: GPUBuffer, s2?: GPUBuffer,
 ): Dispatch {
-  const uniform = ctx.uniform(`${label}.params`, optimizerParams(n, p));
+  const uniform = ctx.uniform(`${label}.size`, Uint32Array.of(n, 0, 0, 0).buffer);
   return {
     label,
     pipeline: ctx.pipeline('optimizer', 'main', BINDINGS, { WG, OPTIMIZER: OPTIMIZER_CODE[kind] }),
-    bindGroup: ctx.bindGroup(label, BINDINGS, [param, grad, s1 ?? ctx.dummy('state1'), s2 ?? ctx.dummy('state2'), uniform]),
+    bindGroup: ctx.bindGroup(label, BINDINGS,
+      [param, grad, s1 ?? ctx.dummy('state1'), s2 ?? ctx.dummy('state2'), uniform, hyper]),
     workgroups: elementwiseGrid(n, WG),
     uniform,
   };

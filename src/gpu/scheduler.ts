@@ -1,0 +1,522 @@
+// GpuTrainer: the GPU scheduler behind Network on the WebGPU backend.
+//
+// Everything a step touches is made ahead of time: parameters, gradients and optimizer state when the
+// network is built; activation and gradient buffers, bind groups and uniforms once per batch size (a
+// Workspace and its Plans); the resident data set once per fit(). A step is then one command encoder
+// with one compute pass — gather, forward (matmul + bias + activation fused), loss, loss gradient fused
+// with the output activation's derivative, backward, update — and one submit. The only values written
+// per step are two tiny uniforms (the batch offset, and Adam's bias corrections). Nothing is read back
+// inside fit() except the epoch's summed loss, once per epoch.
+import type { Activation } from '../types';
+import {
+  adamCorrections, stateSlots, type EpochResult, type FitSession, type LayerParams, type OptimizerConfig,
+  type OptimizerState, type Snapshot, type Trainer, type TrainerInit,
+} from '../trainer';
+import { encodeDispatch, paddedBytes, type Dispatch, type GpuContext } from './context';
+import { activationBackwardDispatch } from './kernels/activation';
+import { biasGradDispatch } from './kernels/bias_grad';
+import { gatherDispatch } from './kernels/gather';
+import { matmulDispatch } from './kernels/matmul';
+import { mseFinishDispatch, mseGradDispatch, msePartCount, msePartialDispatch } from './kernels/mse';
+import { hyperWords, optimizerDispatch } from './kernels/optimizer';
+
+interface GpuLayer {
+  inSize: number;
+  units: number;
+  activation: Activation;
+  w: GPUBuffer;
+  b: GPUBuffer;
+  dw: GPUBuffer;
+  db: GPUBuffer;
+  /** Optimizer state: W's tensors then b's (see OptimizerState). */
+  slots: GPUBuffer[];
+}
+
+/** The dispatches of one batch size, recorded once and encoded every step. */
+interface Plan {
+  forward: Dispatch[];
+  lossPartial: Dispatch;
+  /** Adds the batch's summed squared error to the workspace's accumulator. */
+  lossAccumulate: Dispatch;
+  /** Training workspaces only: the batch's mean loss into `stepLoss`, and the backward pass. */
+  lossMean?: Dispatch;
+  backward: Dispatch[];
+}
+
+/** Activation (and, for training, gradient) buffers for up to `capacity` rows, and their plans. */
+interface Workspace {
+  capacity: number;
+  training: boolean;
+  /** acts[0] is the input batch, acts[l + 1] the output of layer l. */
+  acts: GPUBuffer[];
+  target: GPUBuffer;
+  /** dz[l] = dZ of layer l (training only). */
+  dz: GPUBuffer[];
+  /** Scratch for dA_prev before the activation derivative is applied (training only). */
+  dA?: GPUBuffer;
+  parts: GPUBuffer;
+  /** Summed squared error of fit's epoch or of evaluate(). */
+  accumulator: GPUBuffer;
+  buffers: GPUBuffer[];
+  plans: Map<number, Plan>;
+}
+
+/** Steps submitted ahead of the GPU before fit() waits: keeps the queue fed but bounded. */
+const MAX_STEPS_IN_FLIGHT = 4;
+/** Rows per predict()/evaluate() chunk. */
+const INFER_CHUNK = 4096;
+
+export class GpuTrainer implements Trainer {
+  private readonly layers: GpuLayer[] = [];
+  private readonly owned = new Set<GPUBuffer>();
+  private readonly hyper: GPUBuffer;
+  private readonly stepLoss: GPUBuffer;
+  private readonly lossStaging: GPUBuffer;
+  private readonly update: Dispatch[];
+  private optimizer: OptimizerConfig;
+  private step = 0;
+  private hyperDirty = true;
+  private train?: Workspace;
+  private infer?: Workspace;
+
+  constructor(private readonly ctx: GpuContext, init: TrainerInit) {
+    this.optimizer = { ...init.optimizer };
+    try {
+      let inSize = init.inputSize;
+      init.layers.forEach((spec, l) => {
+        const n = inSize * spec.units;
+        const name = `layer${l}`;
+        this.layers.push({
+          inSize,
+          units: spec.units,
+          activation: spec.activation,
+          w: this.storage(`${name}.weights`, n, init.params[l].weights),
+          b: this.storage(`${name}.bias`, spec.units, init.params[l].bias),
+          dw: this.storage(`${name}.weights.grad`, n),
+          db: this.storage(`${name}.bias.grad`, spec.units),
+          slots: [
+            ...Array.from({ length: stateSlots(init.optimizer) }, (_, k) => this.storage(`${name}.weights.state${k}`, n)),
+            ...Array.from({ length: stateSlots(init.optimizer) }, (_, k) => this.storage(`${name}.bias.state${k}`, spec.units)),
+          ],
+        });
+        inSize = spec.units;
+      });
+      this.hyper = this.own(ctx.uniform('optimizer.hyper', hyperWords(this.hyperValues()).buffer as ArrayBuffer));
+      this.stepLoss = this.storage('loss.step', 1);
+      this.lossStaging = this.own(ctx.createBuffer('loss.readback', 16, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST));
+      this.update = this.layers.flatMap((layer, l) => {
+        const k = layer.slots.length / 2;
+        const kind = this.optimizer.type;
+        return [
+          optimizerDispatch(ctx, `layer${l}.weights.update`, kind, layer.w, layer.dw, layer.inSize * layer.units,
+            this.hyper, layer.slots[0], layer.slots[1]),
+          optimizerDispatch(ctx, `layer${l}.bias.update`, kind, layer.b, layer.db, layer.units,
+            this.hyper, layer.slots[k], layer.slots[k + 1]),
+        ].map((d) => this.ownDispatch(d));
+      });
+    } catch (e) {
+      this.destroy(); // never leave a half-built network behind
+      throw e;
+    }
+  }
+
+  // ---- buffers ---------------------------------------------------------------------------------
+
+  private own(buffer: GPUBuffer): GPUBuffer {
+    this.owned.add(buffer);
+    return buffer;
+  }
+
+  private ownDispatch(d: Dispatch): Dispatch {
+    this.own(d.uniform);
+    return d;
+  }
+
+  private storage(label: string, count: number, data?: Float32Array): GPUBuffer {
+    return this.own(this.ctx.storage(label, count, data));
+  }
+
+  private free(buffers: Iterable<GPUBuffer>): void {
+    for (const b of buffers) {
+      this.owned.delete(b);
+      this.ctx.destroyBuffer(b);
+    }
+  }
+
+  private get outUnits(): number {
+    return this.layers[this.layers.length - 1].units;
+  }
+
+  private hyperValues() {
+    const o = this.optimizer;
+    const { c1, c2 } = adamCorrections(o, this.step + 1);
+    if (o.type === 'momentum') return { learningRate: o.learningRate, beta1: o.momentum };
+    if (o.type === 'adam') return { learningRate: o.learningRate, beta1: o.beta1, beta2: o.beta2, epsilon: o.epsilon, c1, c2 };
+    return { learningRate: o.learningRate };
+  }
+
+  /** Writes the optimizer's per-step values when they change (every step for Adam). */
+  private prepareUpdate(): void {
+    if (this.hyperDirty || this.optimizer.type === 'adam') {
+      this.ctx.device.queue.writeBuffer(this.hyper, 0, hyperWords(this.hyperValues()));
+      this.hyperDirty = false;
+    }
+  }
+
+  // ---- workspaces and plans ---------------------------------------------------------------------
+
+  /** A workspace holding at least `rows` rows; a bigger batch replaces it (and its plans). */
+  private workspace(training: boolean, rows: number): Workspace {
+    const current = training ? this.train : this.infer;
+    if (current && current.capacity >= rows) return current;
+    const ws = this.makeWorkspace(training, rows);
+    if (current) this.dropWorkspace(current);
+    if (training) this.train = ws;
+    else this.infer = ws;
+    return ws;
+  }
+
+  private makeWorkspace(training: boolean, capacity: number): Workspace {
+    const tag = training ? 'train' : 'infer';
+    const made: GPUBuffer[] = [];
+    const alloc = (label: string, count: number) => {
+      const b = this.storage(`${tag}.${label}`, count);
+      made.push(b);
+      return b;
+    };
+    try {
+      const acts = [alloc('input', capacity * this.layers[0].inSize),
+        ...this.layers.map((l, i) => alloc(`layer${i}.out`, capacity * l.units))];
+      const dz = training ? this.layers.map((l, i) => alloc(`layer${i}.dz`, capacity * l.units)) : [];
+      const widest = Math.max(0, ...this.layers.slice(1).map((l) => l.inSize));
+      return {
+        capacity,
+        training,
+        acts,
+        target: alloc('target', capacity * this.outUnits),
+        dz,
+        dA: training && widest > 0 ? alloc('dA', capacity * widest) : undefined,
+        parts: alloc('loss.parts', msePartCount(capacity * this.outUnits)),
+        accumulator: alloc('loss.sum', 1),
+        buffers: made,
+        plans: new Map(),
+      };
+    } catch (e) {
+      this.free(made);
+      throw e;
+    }
+  }
+
+  private dropWorkspace(ws: Workspace): void {
+    for (const plan of ws.plans.values()) this.free(planDispatches(plan).map((d) => d.uniform));
+    this.free(ws.buffers);
+  }
+
+  private plan(ws: Workspace, rows: number): Plan {
+    let plan = ws.plans.get(rows);
+    if (plan) return plan;
+    const ctx = this.ctx;
+    const L = this.layers.length;
+    const outCount = rows * this.outUnits;
+    const forward = this.layers.map((layer, l) => matmulDispatch(ctx, `layer${l}.forward`, {
+      a: ws.acts[l], b: layer.w, bias: layer.b, c: ws.acts[l + 1],
+      m: rows, k: layer.inSize, n: layer.units, activation: layer.activation,
+    }));
+    const backward: Dispatch[] = [];
+    if (ws.training) {
+      const last = this.layers[L - 1];
+      // dZ_L = 2 (A_L - Y) / (rows · units) ⊙ f'(A_L): the loss gradient fused with the activation's.
+      backward.push(mseGradDispatch(ctx, 'loss.grad', ws.acts[L], ws.target, ws.dz[L - 1], outCount, last.activation));
+      for (let l = L - 1; l >= 0; l--) {
+        const layer = this.layers[l];
+        backward.push(
+          matmulDispatch(ctx, `layer${l}.weights.grad`, {
+            a: ws.acts[l], b: ws.dz[l], c: layer.dw, m: layer.inSize, k: rows, n: layer.units, transposeA: true,
+          }),
+          biasGradDispatch(ctx, `layer${l}.bias.grad`, ws.dz[l], layer.db, rows, layer.units),
+        );
+        if (l > 0) {
+          backward.push(
+            matmulDispatch(ctx, `layer${l}.input.grad`, {
+              a: ws.dz[l], b: layer.w, c: ws.dA!, m: rows, k: layer.units, n: layer.inSize, transposeB: true,
+            }),
+            activationBackwardDispatch(ctx, `layer${l - 1}.dz`, this.layers[l - 1].activation,
+              ws.acts[l], ws.dA!, ws.dz[l - 1], rows * layer.inSize),
+          );
+        }
+      }
+    }
+    plan = {
+      forward,
+      lossPartial: msePartialDispatch(ctx, 'loss.partial', ws.acts[L], ws.target, ws.parts, outCount),
+      lossAccumulate: mseFinishDispatch(ctx, 'loss.accumulate', ws.parts, ws.accumulator, outCount, 1, true),
+      lossMean: ws.training ? mseFinishDispatch(ctx, 'loss.mean', ws.parts, this.stepLoss, outCount, 1 / outCount, false) : undefined,
+      backward,
+    };
+    for (const d of planDispatches(plan)) this.own(d.uniform);
+    ws.plans.set(rows, plan);
+    return plan;
+  }
+
+  /** Records one training step: [gather,] forward, loss, backward, update — one compute pass. */
+  private encodeStep(encoder: GPUCommandEncoder, plan: Plan, loss: Dispatch, gather: Dispatch[] = []): void {
+    const pass = encoder.beginComputePass({ label: 'train.step' });
+    for (const d of [...gather, ...plan.forward, plan.lossPartial, loss, ...plan.backward, ...this.update]) {
+      encodeDispatch(pass, d);
+    }
+    pass.end();
+  }
+
+  private write(buffer: GPUBuffer, data: Float32Array | Uint32Array, offset = 0): void {
+    this.ctx.device.queue.writeBuffer(buffer, offset, data.buffer, data.byteOffset, data.byteLength);
+  }
+
+  /** Maps a MAP_READ buffer, copies `count` floats out, unmaps; surfaces GPU errors and device loss. */
+  private async readStaging(staging: GPUBuffer, count: number): Promise<Float32Array> {
+    try {
+      await staging.mapAsync(GPUMapMode.READ);
+    } catch (e) {
+      this.ctx.throwPending();
+      throw e;
+    }
+    const out = new Float32Array(staging.getMappedRange(0, count * 4).slice(0));
+    staging.unmap();
+    this.ctx.throwPending();
+    return out;
+  }
+
+  // ---- Trainer ---------------------------------------------------------------------------------
+
+  async trainStep(x: Float32Array, y: Float32Array, rows: number): Promise<number> {
+    const ws = this.workspace(true, rows);
+    const plan = this.plan(ws, rows);
+    this.write(ws.acts[0], x);
+    this.write(ws.target, y);
+    this.prepareUpdate();
+    const encoder = this.ctx.device.createCommandEncoder({ label: 'trainStep' });
+    this.encodeStep(encoder, plan, plan.lossMean!);
+    encoder.copyBufferToBuffer(this.stepLoss, 0, this.lossStaging, 0, 16);
+    this.ctx.device.queue.submit([encoder.finish()]);
+    this.step++;
+    return (await this.readStaging(this.lossStaging, 1))[0];
+  }
+
+  beginFit(x: Float32Array, y: Float32Array, rows: number): FitSession {
+    const ctx = this.ctx;
+    const inSize = this.layers[0].inSize;
+    const out = this.outUnits;
+    const made: GPUBuffer[] = [];
+    const keep = (b: GPUBuffer) => {
+      made.push(this.own(b));
+      return b;
+    };
+    let gathers: Map<number, Dispatch[]>;
+    let order: GPUBuffer;
+    let offset: GPUBuffer;
+    let dataX: GPUBuffer;
+    let dataY: GPUBuffer;
+    let staging: GPUBuffer;
+    try {
+      // The whole training set stays on the GPU for the length of fit(); batches are gathered there.
+      dataX = keep(ctx.storage('fit.x', rows * inSize, x));
+      dataY = keep(ctx.storage('fit.y', rows * out, y));
+      order = keep(ctx.createBuffer('fit.order', paddedBytes(rows), GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST));
+      offset = keep(ctx.uniform('fit.batchOffset', new ArrayBuffer(16)));
+      // One readback per epoch brings the summed loss and the snapshot (weights and optimizer state).
+      staging = keep(ctx.createBuffer('fit.epoch.readback', 16 + this.snapshotFloats() * 4,
+        GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST));
+      gathers = new Map();
+    } catch (e) {
+      this.free(made);
+      throw e;
+    }
+    const gatherFor = (ws: Workspace, n: number): Dispatch[] => {
+      let g = gathers.get(n);
+      if (!g) {
+        g = [
+          gatherDispatch(ctx, 'fit.gather.x', dataX, order, ws.acts[0], offset, n, inSize),
+          gatherDispatch(ctx, 'fit.gather.y', dataY, order, ws.target, offset, n, out),
+        ];
+        g.forEach((d) => keep(d.uniform));
+        gathers.set(n, g);
+      }
+      return g;
+    };
+    let workspace: Workspace | undefined;
+    return {
+      runEpoch: async (perm, batchSize, shouldStop): Promise<EpochResult> => {
+        const ws = this.workspace(true, Math.min(batchSize, rows));
+        if (ws !== workspace) {
+          // A new workspace means new batch buffers: the gathers must write into them.
+          for (const g of gathers.values()) this.free(g.map((d) => d.uniform));
+          gathers.clear();
+          workspace = ws;
+        }
+        this.write(order, perm);
+        const inFlight: Promise<undefined>[] = [];
+        let steps = 0;
+        let seen = 0;
+        const clear = ctx.device.createCommandEncoder({ label: 'fit.epoch.start' });
+        clear.clearBuffer(ws.accumulator);
+        ctx.device.queue.submit([clear.finish()]);
+        for (let start = 0; start < rows; start += batchSize) {
+          if (shouldStop()) break;
+          const n = Math.min(batchSize, rows - start);
+          const plan = this.plan(ws, n);
+          this.write(offset, Uint32Array.of(start));
+          this.prepareUpdate();
+          const encoder = ctx.device.createCommandEncoder({ label: 'fit.step' });
+          this.encodeStep(encoder, plan, plan.lossAccumulate, gatherFor(ws, n));
+          ctx.device.queue.submit([encoder.finish()]);
+          this.step++;
+          steps++;
+          seen += n;
+          // Not a readback: waits only for a step submitted MAX_STEPS_IN_FLIGHT steps ago, so the GPU
+          // always has work queued while abort signals and the page still get a turn.
+          inFlight.push(ctx.device.queue.onSubmittedWorkDone());
+          if (inFlight.length > MAX_STEPS_IN_FLIGHT) await inFlight.shift();
+        }
+        const copy = ctx.device.createCommandEncoder({ label: 'fit.epoch.end' });
+        copy.copyBufferToBuffer(ws.accumulator, 0, staging, 0, 16);
+        this.copySnapshot(copy, staging, 16);
+        ctx.device.queue.submit([copy.finish()]);
+        const data = await this.readStaging(staging, 4 + this.snapshotFloats());
+        return { loss: seen === 0 ? NaN : data[0] / (seen * out), steps, snapshot: this.decodeSnapshot(data, 4) };
+      },
+      end: () => this.free(made),
+    };
+  }
+
+  /**
+   * Runs the forward pass over `rows` rows in chunks on the inference workspace. For each chunk,
+   * `extra` may add dispatches to the pass and `after` commands to the encoder.
+   */
+  private forwardChunks(
+    x: Float32Array, rows: number, y: Float32Array | undefined,
+    after: (encoder: GPUCommandEncoder, ws: Workspace, start: number, n: number) => void,
+  ): Workspace {
+    const chunk = Math.min(rows, INFER_CHUNK);
+    const ws = this.workspace(false, chunk);
+    const inSize = this.layers[0].inSize;
+    const out = this.outUnits;
+    for (let start = 0; start < rows; start += chunk) {
+      const n = Math.min(chunk, rows - start);
+      const plan = this.plan(ws, n);
+      this.write(ws.acts[0], x.subarray(start * inSize, (start + n) * inSize));
+      if (y) this.write(ws.target, y.subarray(start * out, (start + n) * out));
+      const encoder = this.ctx.device.createCommandEncoder({ label: 'infer.chunk' });
+      if (y && start === 0) encoder.clearBuffer(ws.accumulator);
+      const pass = encoder.beginComputePass({ label: 'infer.forward' });
+      for (const d of plan.forward) encodeDispatch(pass, d);
+      if (y) {
+        encodeDispatch(pass, plan.lossPartial);
+        encodeDispatch(pass, plan.lossAccumulate);
+      }
+      pass.end();
+      after(encoder, ws, start, n);
+      this.ctx.device.queue.submit([encoder.finish()]);
+    }
+    return ws;
+  }
+
+  async predict(x: Float32Array, rows: number): Promise<Float32Array> {
+    const out = this.outUnits;
+    const staging = this.ctx.createBuffer('predict.readback', paddedBytes(rows * out), GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
+    try {
+      this.forwardChunks(x, rows, undefined, (encoder, ws, start, n) => {
+        const bytes = Math.ceil((n * out * 4) / 4) * 4;
+        encoder.copyBufferToBuffer(ws.acts[ws.acts.length - 1], 0, staging, start * out * 4, bytes);
+      });
+      return await this.readStaging(staging, rows * out);
+    } finally {
+      this.ctx.destroyBuffer(staging);
+    }
+  }
+
+  async evaluate(x: Float32Array, y: Float32Array, rows: number): Promise<number> {
+    const staging = this.ctx.createBuffer('evaluate.readback', 16, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
+    try {
+      this.forwardChunks(x, rows, y, (encoder, ws, start, n) => {
+        if (start + n === rows) encoder.copyBufferToBuffer(ws.accumulator, 0, staging, 0, 16);
+      });
+      return (await this.readStaging(staging, 1))[0] / (rows * this.outUnits);
+    } finally {
+      this.ctx.destroyBuffer(staging);
+    }
+  }
+
+  /** Every tensor a snapshot holds, in order: per layer W, b, then the optimizer state (W's, then b's). */
+  private snapshotTensors(): { buffer: GPUBuffer; count: number }[] {
+    return this.layers.flatMap((l) => {
+      const k = l.slots.length / 2;
+      return [
+        { buffer: l.w, count: l.inSize * l.units },
+        { buffer: l.b, count: l.units },
+        ...l.slots.map((buffer, j) => ({ buffer, count: j < k ? l.inSize * l.units : l.units })),
+      ];
+    });
+  }
+
+  private snapshotFloats(): number {
+    return this.snapshotTensors().reduce((sum, t) => sum + t.count, 0);
+  }
+
+  private copySnapshot(encoder: GPUCommandEncoder, staging: GPUBuffer, byteOffset: number): void {
+    for (const t of this.snapshotTensors()) {
+      encoder.copyBufferToBuffer(t.buffer, 0, staging, byteOffset, t.count * 4);
+      byteOffset += t.count * 4;
+    }
+  }
+
+  private decodeSnapshot(data: Float32Array, offset: number): Snapshot {
+    const take = (count: number) => data.slice(offset, (offset += count));
+    const params: LayerParams[] = [];
+    const slots: Float32Array[][] = [];
+    for (const l of this.layers) {
+      params.push({ weights: take(l.inSize * l.units), bias: take(l.units) });
+      const k = l.slots.length / 2;
+      slots.push(l.slots.map((_, j) => take(j < k ? l.inSize * l.units : l.units)));
+    }
+    return { params, state: { step: this.step, slots } };
+  }
+
+  async snapshot(): Promise<Snapshot> {
+    const staging = this.ctx.createBuffer('snapshot.readback', Math.max(16, this.snapshotFloats() * 4),
+      GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
+    try {
+      const encoder = this.ctx.device.createCommandEncoder({ label: 'snapshot' });
+      this.copySnapshot(encoder, staging, 0);
+      this.ctx.device.queue.submit([encoder.finish()]);
+      return this.decodeSnapshot(await this.readStaging(staging, this.snapshotFloats()), 0);
+    } finally {
+      this.ctx.destroyBuffer(staging);
+    }
+  }
+
+  restore(params: LayerParams[], state?: OptimizerState): void {
+    this.layers.forEach((l, i) => {
+      this.write(l.w, params[i].weights);
+      this.write(l.b, params[i].bias);
+      if (state) l.slots.forEach((s, j) => this.write(s, state.slots[i][j]));
+    });
+    if (state) {
+      this.step = state.step;
+      this.hyperDirty = true;
+    }
+  }
+
+  setLearningRate(learningRate: number): void {
+    this.optimizer = { ...this.optimizer, learningRate };
+    this.hyperDirty = true;
+  }
+
+  destroy(): void {
+    this.free([...this.owned]);
+    this.train = undefined;
+    this.infer = undefined;
+  }
+}
+
+function planDispatches(plan: Plan): Dispatch[] {
+  return [...plan.forward, plan.lossPartial, plan.lossAccumulate, ...(plan.lossMean ? [plan.lossMean] : []), ...plan.backward];
+}
