@@ -36,7 +36,7 @@ export default defineConfig(({ mode }) => {
       outDir: resolve(here, 'dist-demo'),
       emptyOutDir: true,
       target: 'es2022',
-      rollupOptions: { input: { index: resolve(here, 'demo/index.html') } },
+      rollupOptions: { input: { index: resolve(here, 'demo/index.html'), bench: resolve(here, 'demo/bench.html') } },
     },
   };
 });

@@ -28,6 +28,12 @@ export class ShaderCompileError extends BackpropError {}
 /** An error the GPU reported on its own (validation, out of memory, internal), surfaced to the caller. */
 export class GpuError extends BackpropError {}
 
+/**
+ * Not enough GPU memory: a buffer over the adapter's binding limit, a network over the backend's
+ * memoryBudget, or an allocation the GPU refused. The message gives the sizes; nothing was left half-built.
+ */
+export class GpuMemoryError extends BackpropError {}
+
 /** The GPU device was lost; work in flight and later calls reject with this. */
 export class DeviceLostError extends BackpropError {}
 

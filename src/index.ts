@@ -8,6 +8,6 @@ export type {
   Activation, Backend, BackendKind, BackendLimits, BackendOptions, MatmulOptions, Matrix,
 } from './types';
 export {
-  BackpropError, DeviceLostError, DisposedError, DivergenceError, GpuError, InvalidArgumentError,
+  BackpropError, DeviceLostError, DisposedError, DivergenceError, GpuError, GpuMemoryError, InvalidArgumentError,
   ShaderCompileError, WebGpuUnavailableError,
 } from './errors';

@@ -6,7 +6,7 @@ import { CpuBackend } from './cpu/backend';
 import { CpuTrainer } from './cpu/trainer';
 import { GpuBackend } from './gpu/backend';
 import { GpuTrainer } from './gpu/scheduler';
-import { DisposedError, InvalidArgumentError } from './errors';
+import { DeviceLostError, DisposedError, DivergenceError, InvalidArgumentError } from './errors';
 import { initWeights, mulberry32, permutation } from './random';
 import type { LayerParams, OptimizerConfig, OptimizerState, Snapshot, Trainer } from './trainer';
 import { stateSlots } from './trainer';
@@ -49,9 +49,23 @@ export interface FitOptions {
   onEpochEnd?: (info: EpochInfo) => void | Promise<void>;
   /** Stops training between steps; fit then resolves with the losses of the epochs completed. */
   signal?: AbortSignal;
+  /**
+   * WebGPU: how many times fit may recover from a lost device (default 2) by opening a new one,
+   * restoring the last epoch's snapshot and running that epoch again. 0 makes it reject with
+   * DeviceLostError instead.
+   */
+  maxRecoveries?: number;
+  /** Told about each recovery from a lost device (fit also logs it with console.warn). */
+  onRecover?: (info: { epoch: number; error: Error }) => void;
 }
 
 const FORMAT = 'webgpu-backprop/network';
+
+/** Internal: each network's trainer, for the project's own tools (the benchmark). Not exported publicly. */
+const trainers = new WeakMap<Network, Trainer>();
+export function trainerOf(network: Network): Trainer | undefined {
+  return trainers.get(network);
+}
 const FORMAT_VERSION = 1;
 
 /** Fills the optional optimizer fields with the usual defaults and checks every value. */
@@ -141,7 +155,9 @@ export class Network {
   #optimizer: OptimizerConfig;
   #trainer: Trainer | undefined;
   /** Parameters and optimizer state on the CPU as of the last fit epoch / sync(); undefined when stale. */
-  #snapshot: Snapshot | undefined;
+  #fresh: Snapshot | undefined;
+  /** The latest snapshot taken, even if stale: what recover() restores. */
+  #lastGood: Snapshot | undefined;
   /** Training calls run one at a time (predict/evaluate/getWeights may run between their steps). */
   #training = false;
 
@@ -164,7 +180,17 @@ export class Network {
     });
     const init = { inputSize, layers, optimizer: this.#optimizer, params };
     this.#trainer = backend instanceof GpuBackend ? new GpuTrainer(backend.ctx, init) : new CpuTrainer(init);
+    trainers.set(this, this.#trainer);
     this.#snapshot = { params, state: this.#emptyState() };
+  }
+
+  get #snapshot(): Snapshot | undefined {
+    return this.#fresh;
+  }
+
+  set #snapshot(snap: Snapshot | undefined) {
+    this.#fresh = snap;
+    if (snap) this.#lastGood = snap;
   }
 
   #emptyState(): OptimizerState {
@@ -211,7 +237,7 @@ export class Network {
     const yRows = checkRows('trainStep', 'y', y, this.outputSize, 'the last layer\'s units');
     if (yRows !== rows) fail('trainStep', 'y', y, `expected ${rows} rows to match x (${rows * this.outputSize} values)`);
     return this.#exclusive('trainStep', async () => {
-      this.#snapshot = undefined;
+      this.#fresh = undefined;
       const loss = await trainer.trainStep(x, y, rows);
       if (this.backend.kind === 'cpu') this.#snapshot = await trainer.snapshot(); // free on the CPU
       return loss;
@@ -236,19 +262,48 @@ export class Network {
     }
     const signal = options.signal;
     if (signal !== undefined && !(signal instanceof AbortSignal)) fail(op, 'options.signal', signal, 'expected an AbortSignal');
+    const maxRecoveries = options.maxRecoveries ?? 2;
+    if (!Number.isInteger(maxRecoveries) || maxRecoveries < 0) fail(op, 'options.maxRecoveries', maxRecoveries, 'expected an integer ≥ 0');
 
     return this.#exclusive(op, async () => {
       const rng = shuffle ? mulberry32(options.seed ?? this.seed) : undefined;
-      const session = trainer.beginFit(x, y, rows);
+      // The last state known to be good: divergence rolls back to it, device loss restarts from it.
+      let good = this.#snapshot ?? (await trainer.snapshot());
+      let session = trainer.beginFit(x, y, rows);
       const losses: number[] = [];
       const started = performance.now();
+      let recoveries = 0;
       try {
         for (let epoch = 0; epoch < epochs && !signal?.aborted; epoch++) {
           const order = permutation(rows, rng);
-          this.#snapshot = undefined;
-          const result = await session.runEpoch(order, batchSize, () => !!signal?.aborted);
-          this.#snapshot = result.snapshot;
-          if (result.steps === 0) break;
+          this.#fresh = undefined;
+          let result;
+          try {
+            result = await session.runEpoch(order, batchSize, () => !!signal?.aborted);
+          } catch (e) {
+            if (!(e instanceof DeviceLostError) || recoveries >= maxRecoveries) throw e;
+            recoveries++;
+            console.warn(`fit: ${e.message}; recovering (${recoveries} of at most ${maxRecoveries}) from the snapshot ` +
+              `${epoch === 0 ? 'taken before fit()' : `of epoch ${epoch - 1}`} and running epoch ${epoch} again`);
+            options.onRecover?.({ epoch, error: e });
+            session.end();
+            await this.#rebuild(good);
+            session = this.#trainer!.beginFit(x, y, rows);
+            epoch--;
+            continue;
+          }
+          if (result.steps === 0) {
+            this.#snapshot = result.snapshot;
+            break;
+          }
+          if (!Number.isFinite(result.loss)) {
+            this.#live(op).restore(good.params, good.state);
+            this.#snapshot = good;
+            throw new DivergenceError(
+              `fit: the training loss became ${result.loss} in epoch ${epoch}; the weights were rolled back to ` +
+                `${epoch === 0 ? 'their values before fit()' : `the end of epoch ${epoch - 1}`} (try a lower learning rate)`);
+          }
+          good = this.#snapshot = result.snapshot;
           losses.push(result.loss);
           await options.onEpochEnd?.({ epoch, loss: result.loss, elapsedMs: performance.now() - started, steps: result.steps });
         }
@@ -257,6 +312,31 @@ export class Network {
       }
       return { loss: losses };
     });
+  }
+
+  /** Replaces the trainer with a new one on the backend's (new) device, holding `snap`. */
+  async #rebuild(snap: Snapshot): Promise<void> {
+    const backend = this.backend;
+    if (!(backend instanceof GpuBackend)) return;
+    await backend.recover();
+    this.#trainer?.destroy();
+    this.#trainer = undefined;
+    const trainer = new GpuTrainer(backend.ctx, { inputSize: this.inputSize, layers: [...this.layers], optimizer: this.#optimizer, params: snap.params });
+    trainer.restore(snap.params, snap.state);
+    this.#trainer = trainer;
+    trainers.set(this, trainer);
+    this.#snapshot = snap;
+  }
+
+  /**
+   * After the GPU device was lost: opens a new device and restores the weights and optimizer state of
+   * the last snapshot (the end of the last fit epoch, or the last sync()). fit() does this by itself.
+   */
+  async recover(): Promise<void> {
+    if (!this.#trainer) throw new DisposedError('recover: this network was destroyed');
+    const snap = this.#snapshot ?? this.#lastGood;
+    if (!snap) throw new DeviceLostError('recover: no snapshot of the weights was taken before the device was lost');
+    await this.#rebuild(snap);
   }
 
   async predict(x: Float32Array): Promise<Float32Array> {
@@ -388,7 +468,9 @@ export class Network {
   destroy(): void {
     this.#trainer?.destroy();
     this.#trainer = undefined;
-    this.#snapshot = undefined;
+    trainers.delete(this);
+    this.#fresh = undefined;
+    this.#lastGood = undefined;
   }
 }
 

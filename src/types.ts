@@ -22,6 +22,16 @@ export interface BackendOptions {
    * `read()` reject, so they are never lost.
    */
   onError?: (error: Error) => void;
+  /**
+   * WebGPU only: the most GPU memory, in bytes, this backend may hold at once. A network checks what it
+   * needs against it (and against the adapter's limits) before allocating, and throws GpuMemoryError.
+   */
+  memoryBudget?: number;
+  /**
+   * WebGPU only: use a lower maxStorageBufferBindingSize than the adapter's (bytes), e.g. to test how
+   * large layers are handled on small GPUs.
+   */
+  maxStorageBufferBindingSize?: number;
 }
 
 /** A row-major f32 matrix living on one backend. */

@@ -45,22 +45,31 @@ export function activateGrad(kind: Activation, y: number): number {
   }
 }
 
-/** C = op(A)·op(B) (+ bias, then f), with op = identity or transpose; plain loops over f64 sums. */
+/**
+ * C = op(A)·op(B) (+ bias, then f), with op = identity or transpose; plain loops over f64 sums.
+ * The loops run i, p, j so the inner loop walks a row of B and of the accumulator (cache-friendly);
+ * each C[i, j] is still the sum over p in ascending order, exactly as the textbook i, j, p order.
+ */
 export function matmulInto(
   out: Float32Array, a: Float32Array, aCols: number, b: Float32Array, bCols: number,
   m: number, k: number, n: number, opts: { transposeA?: boolean; transposeB?: boolean; bias?: Float32Array; activation?: Activation },
 ): void {
   const { transposeA = false, transposeB = false, bias, activation = 'linear' } = opts;
+  const acc = new Float64Array(n);
   for (let i = 0; i < m; i++) {
-    for (let j = 0; j < n; j++) {
-      let sum = 0;
-      for (let p = 0; p < k; p++) {
-        const av = transposeA ? a[p * aCols + i] : a[i * aCols + p];
-        const bv = transposeB ? b[j * bCols + p] : b[p * bCols + j];
-        sum += av * bv;
+    acc.fill(0);
+    for (let p = 0; p < k; p++) {
+      const av = transposeA ? a[p * aCols + i] : a[i * aCols + p];
+      if (transposeB) {
+        for (let j = 0; j < n; j++) acc[j] += av * b[j * bCols + p];
+      } else {
+        const row = p * bCols;
+        for (let j = 0; j < n; j++) acc[j] += av * b[row + j];
       }
+    }
+    for (let j = 0; j < n; j++) {
       // Round like the GPU does: the f32 sum, then the f32 bias add, then f.
-      let z = Math.fround(sum);
+      let z = Math.fround(acc[j]);
       if (bias) z = Math.fround(z + bias[j]);
       out[i * n + j] = activate(activation, z);
     }

@@ -5,6 +5,7 @@ import type { Activation, Backend, BackendLimits, BackendOptions, MatmulOptions,
 import { BaseMatrix, ownMatrix } from '../matrix';
 import { checkActivation, checkLearningRate, checkMatrixData, checkPositiveInt, checkSameShape, matmulShape } from '../validate';
 import { GpuContext, type Dispatch } from './context';
+import { DeviceLostError } from '../errors';
 import { openDevice } from './device';
 import { activationBackwardDispatch, activationDispatch } from './kernels/activation';
 import { biasGradDispatch } from './kernels/bias_grad';
@@ -13,16 +14,25 @@ import { mseFinishDispatch, mseGradDispatch, msePartCount, msePartialDispatch } 
 import { hyperWords, optimizerDispatch } from './kernels/optimizer';
 
 export class GpuMatrix extends BaseMatrix {
+  /** The device context the buffer lives on; after a recover() the backend has a new one. */
+  readonly ctx: GpuContext;
   constructor(private readonly backend: GpuBackend, rows: number, cols: number, readonly buffer: GPUBuffer) {
     super(backend, rows, cols, buffer.label);
+    this.ctx = backend.ctx;
+  }
+  override assertLive(op: string): void {
+    super.assertLive(op);
+    if (this.ctx !== this.backend.ctx) {
+      throw new DeviceLostError(`${op}: matrix '${this.label}' lived on a GPU device that was lost; its values are gone`);
+    }
   }
   async read(): Promise<Float32Array> {
     this.assertLive('read');
-    this.backend.ctx.assertUsable('read');
-    return this.backend.ctx.read(this.buffer, this.size);
+    this.ctx.assertUsable('read');
+    return this.ctx.read(this.buffer, this.size);
   }
   protected free(): void {
-    this.backend.ctx.destroyBuffer(this.buffer);
+    this.ctx.destroyBuffer(this.buffer);
   }
 }
 
@@ -32,16 +42,27 @@ export class GpuBackend implements Backend {
   readonly limits: BackendLimits;
   #count = 0;
 
-  private constructor(readonly ctx: GpuContext) {
+  private constructor(public ctx: GpuContext, private readonly options: BackendOptions) {
     this.limits = {
       maxBufferSize: ctx.limits.maxBufferSize,
-      maxStorageBufferBindingSize: ctx.limits.maxStorageBufferBindingSize,
+      maxStorageBufferBindingSize: ctx.bindingLimit,
     };
   }
 
   static async create(options: BackendOptions = {}): Promise<GpuBackend> {
     const opened = await openDevice(options.powerPreference);
-    return new GpuBackend(await GpuContext.create(opened, options.onError));
+    return new GpuBackend(await GpuContext.create(opened, options.onError, options), options);
+  }
+
+  /**
+   * After the device was lost: opens a new device and context. Matrices of the old device stay unusable
+   * (DeviceLostError); networks rebuild themselves with Network.recover(). Does nothing if not lost.
+   */
+  async recover(): Promise<void> {
+    if (!this.ctx.lost) return;
+    const old = this.ctx;
+    this.ctx = await GpuContext.create(await openDevice(this.options.powerPreference), this.options.onError, this.options);
+    old.destroy();
   }
 
   /** The adapter's name as it reports it (SwiftShader shows up here). */

@@ -2,7 +2,7 @@
 // destroyed, so leaks can be counted), the compiled modules, bind group layouts and the pipeline cache,
 // and turns uncaptured GPU errors and device loss into errors the caller sees.
 // It records no work itself: kernels build Dispatches, and whoever owns an encoder submits them.
-import { DeviceLostError, DisposedError, GpuError, InvalidArgumentError } from '../errors';
+import { DeviceLostError, DisposedError, GpuError, GpuMemoryError } from '../errors';
 import type { OpenedDevice } from './device';
 import { compileShader, SHADERS, type ShaderName } from './shaders';
 
@@ -42,6 +42,10 @@ export function paddedBytes(count: number): number {
   return Math.max(16, Math.ceil((count * 4) / 16) * 16);
 }
 
+export interface ContextOptions { memoryBudget?: number; maxStorageBufferBindingSize?: number }
+
+const MiB = (bytes: number) => `${(bytes / 2 ** 20).toFixed(bytes < 2 ** 20 ? 3 : 1)} MiB`;
+
 export class GpuContext {
   readonly device: GPUDevice;
   readonly adapterName: string;
@@ -53,10 +57,19 @@ export class GpuContext {
   #pending: Error[] = [];
   #lost?: DeviceLostError;
   #destroyed = false;
+  #sizes = new Map<GPUBuffer, number>();
+  #bytesInUse = 0;
+  /** Allocations whose out-of-memory error scope has not been looked at yet. */
+  #allocationChecks: Promise<GpuMemoryError | undefined>[] = [];
+  /** The binding limit we honour: the adapter's, or a lower one from the options. */
+  readonly bindingLimit: number;
+  readonly memoryBudget: number;
 
-  private constructor(opened: OpenedDevice, private readonly onError?: (e: Error) => void) {
+  private constructor(opened: OpenedDevice, private readonly onError?: (e: Error) => void, options: ContextOptions = {}) {
     this.device = opened.device;
     this.adapterName = opened.adapterName;
+    this.bindingLimit = Math.min(this.device.limits.maxStorageBufferBindingSize, options.maxStorageBufferBindingSize ?? Infinity);
+    this.memoryBudget = options.memoryBudget ?? Infinity;
     this.device.addEventListener('uncapturederror', (event) => {
       const { error } = event as GPUUncapturedErrorEvent;
       const kind = error.constructor.name.replace(/^GPU/, '');
@@ -64,13 +77,13 @@ export class GpuContext {
     });
     void this.device.lost.then((info) => {
       if (this.#destroyed) return; // we destroyed it on purpose
-      this.#lost = new DeviceLostError(`the GPU device was lost (${info.reason}): ${info.message}`);
+      this.#lost = new DeviceLostError(`the GPU device was lost (${info.reason}): ${info.message || 'no message'}`);
       this.report(this.#lost);
     });
   }
 
-  static async create(opened: OpenedDevice, onError?: (e: Error) => void): Promise<GpuContext> {
-    const ctx = new GpuContext(opened, onError);
+  static async create(opened: OpenedDevice, onError?: (e: Error) => void, options: ContextOptions = {}): Promise<GpuContext> {
+    const ctx = new GpuContext(opened, onError, options);
     // Compile every module up front so a WGSL error surfaces here, with file:line:col, not mid-training.
     for (const name of Object.keys(SHADERS) as ShaderName[]) {
       ctx.#modules.set(name, await compileShader(ctx.device, name, SHADERS[name]));
@@ -93,6 +106,16 @@ export class GpuContext {
     if (error) throw error;
   }
 
+  /**
+   * The error to report when a GPU operation (a mapAsync) failed: DeviceLostError if the device was lost
+   * (device.lost may settle a little after the failed call, so it is given a moment), else GpuError.
+   */
+  async failure(what: string, cause: unknown): Promise<Error> {
+    if (!this.#lost) await Promise.race([this.device.lost, new Promise((r) => setTimeout(r, 1000))]);
+    if (this.#lost) return this.#lost;
+    return this.#pending.shift() ?? new GpuError(`${what} failed: ${(cause as Error).message}`);
+  }
+
   get lost(): DeviceLostError | undefined {
     return this.#lost;
   }
@@ -108,31 +131,71 @@ export class GpuContext {
 
   // ---- buffers -------------------------------------------------------------------------------
 
+  /** Bytes held by buffers this context created and has not destroyed. */
+  get bytesInUse(): number {
+    return this.#bytesInUse;
+  }
+
+  /**
+   * Checks, before anything is allocated, that each buffer fits one binding and that all of them fit
+   * the memory budget; throws GpuMemoryError with the numbers otherwise. `what` names the caller.
+   */
+  preflight(what: string, buffers: { label: string; count: number }[]): void {
+    for (const b of buffers) {
+      const bytes = paddedBytes(b.count);
+      if (bytes > this.bindingLimit) {
+        throw new GpuMemoryError(
+          `${what}: '${b.label}' needs ${bytes} bytes (${MiB(bytes)}), more than the maxStorageBufferBindingSize of ` +
+            `${this.bindingLimit} bytes (${MiB(this.bindingLimit)}) one binding can see`);
+      }
+    }
+    const total = buffers.reduce((sum, b) => sum + paddedBytes(b.count), 0);
+    if (this.#bytesInUse + total > this.memoryBudget) {
+      throw new GpuMemoryError(
+        `${what}: needs ${MiB(total)} of GPU memory on top of the ${MiB(this.#bytesInUse)} in use, over the ` +
+          `memoryBudget of ${MiB(this.memoryBudget)}; nothing was allocated`);
+    }
+  }
+
   createBuffer(label: string, size: number, usage: GPUBufferUsageFlags, mappedAtCreation = false): GPUBuffer {
     if (size > this.device.limits.maxBufferSize) {
-      throw new InvalidArgumentError(
+      throw new GpuMemoryError(
         `${label}: needs ${size} bytes, more than this adapter's maxBufferSize of ${this.device.limits.maxBufferSize}`,
       );
     }
+    // An out-of-memory scope per allocation: a refused buffer is then reported by label and size
+    // (checkAllocations) instead of surfacing later as an anonymous uncaptured error.
+    this.device.pushErrorScope('out-of-memory');
     const buffer = this.device.createBuffer({ label, size, usage, mappedAtCreation });
+    this.#allocationChecks.push(this.device.popErrorScope().then((e) =>
+      e ? new GpuMemoryError(`the GPU could not allocate '${label}' (${size} bytes): ${e.message}`) : undefined));
     this.buffers.add(buffer);
+    this.#sizes.set(buffer, size);
+    this.#bytesInUse += size;
     return buffer;
   }
 
+  /** Throws the first GpuMemoryError of the allocations made since the last call. */
+  async checkAllocations(): Promise<void> {
+    const checks = this.#allocationChecks;
+    this.#allocationChecks = [];
+    const failed = (await Promise.all(checks)).find((e) => e !== undefined);
+    if (failed) throw failed;
+  }
+
   destroyBuffer(buffer: GPUBuffer): void {
-    if (this.buffers.delete(buffer)) buffer.destroy();
+    if (this.buffers.delete(buffer)) {
+      this.#bytesInUse -= this.#sizes.get(buffer) ?? 0;
+      this.#sizes.delete(buffer);
+      buffer.destroy();
+    }
   }
 
   /** A storage buffer for `count` f32 values, optionally filled with `data`. */
   storage(label: string, count: number, data?: Float32Array): GPUBuffer {
     const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+    this.preflight(label, [{ label, count }]);
     const bytes = paddedBytes(count);
-    if (bytes > this.device.limits.maxStorageBufferBindingSize) {
-      throw new InvalidArgumentError(
-        `${label}: ${count} f32 values need ${bytes} bytes, more than this adapter's ` +
-          `maxStorageBufferBindingSize of ${this.device.limits.maxStorageBufferBindingSize} bytes`,
-      );
-    }
     if (!data) return this.createBuffer(label, bytes, usage);
     const buffer = this.createBuffer(label, bytes, usage, true);
     new Float32Array(buffer.getMappedRange(), 0, data.length).set(data);
@@ -171,8 +234,7 @@ export class GpuContext {
       try {
         await staging.mapAsync(GPUMapMode.READ);
       } catch (e) {
-        this.throwPending();
-        throw new GpuError(`read of '${label}' failed: ${(e as Error).message}`);
+        throw await this.failure(`read of '${label}'`, e);
       }
       const out = new Float32Array(staging.getMappedRange(0, count * 4).slice(0));
       staging.unmap();
@@ -239,6 +301,8 @@ export class GpuContext {
     this.#destroyed = true;
     for (const buffer of this.buffers) buffer.destroy();
     this.buffers.clear();
+    this.#sizes.clear();
+    this.#bytesInUse = 0;
     this.#dummies.clear();
     this.#pipelines.clear();
     this.device.destroy();

@@ -61,6 +61,9 @@ interface Workspace {
   plans: Map<number, Plan>;
 }
 
+/** GPU time of a training step's phases (timestamp queries) and the CPU-timed loss readback. */
+export interface PhaseTimes { forwardMs: number; backwardMs: number; updateMs: number; readbackMs: number }
+
 /** Steps submitted ahead of the GPU before fit() waits: keeps the queue fed but bounded. */
 const MAX_STEPS_IN_FLIGHT = 4;
 /** Rows per predict()/evaluate() chunk. */
@@ -81,6 +84,18 @@ export class GpuTrainer implements Trainer {
 
   constructor(private readonly ctx: GpuContext, init: TrainerInit) {
     this.optimizer = { ...init.optimizer };
+    // Everything the network itself holds, checked against the limits and budget before any allocation.
+    const slots = stateSlots(init.optimizer);
+    let fan = init.inputSize;
+    ctx.preflight('Network', init.layers.flatMap((spec, l) => {
+      const n = fan * spec.units;
+      fan = spec.units;
+      return [
+        { label: `layer${l}.weights`, count: n }, { label: `layer${l}.weights.grad`, count: n },
+        ...Array.from({ length: slots }, (_, k) => ({ label: `layer${l}.weights.state${k}`, count: n })),
+        { label: `layer${l}.bias`, count: spec.units * (2 + slots) },
+      ];
+    }));
     try {
       let inSize = init.inputSize;
       init.layers.forEach((spec, l) => {
@@ -178,6 +193,13 @@ export class GpuTrainer implements Trainer {
 
   private makeWorkspace(training: boolean, capacity: number): Workspace {
     const tag = training ? 'train' : 'infer';
+    const widest = Math.max(0, ...this.layers.slice(1).map((l) => l.inSize));
+    this.ctx.preflight(`a batch of ${capacity} rows`, [
+      { label: `${tag}.input`, count: capacity * this.layers[0].inSize },
+      ...this.layers.map((l, i) => ({ label: `${tag}.layer${i}.out`, count: capacity * l.units * (training ? 2 : 1) })),
+      { label: `${tag}.target`, count: capacity * this.outUnits },
+      ...(training && widest > 0 ? [{ label: `${tag}.dA`, count: capacity * widest }] : []),
+    ]);
     const made: GPUBuffer[] = [];
     const alloc = (label: string, count: number) => {
       const b = this.storage(`${tag}.${label}`, count);
@@ -188,7 +210,6 @@ export class GpuTrainer implements Trainer {
       const acts = [alloc('input', capacity * this.layers[0].inSize),
         ...this.layers.map((l, i) => alloc(`layer${i}.out`, capacity * l.units))];
       const dz = training ? this.layers.map((l, i) => alloc(`layer${i}.dz`, capacity * l.units)) : [];
-      const widest = Math.max(0, ...this.layers.slice(1).map((l) => l.inSize));
       return {
         capacity,
         training,
@@ -276,8 +297,7 @@ export class GpuTrainer implements Trainer {
     try {
       await staging.mapAsync(GPUMapMode.READ);
     } catch (e) {
-      this.ctx.throwPending();
-      throw e;
+      throw await this.ctx.failure(`read of '${staging.label}'`, e);
     }
     const out = new Float32Array(staging.getMappedRange(0, count * 4).slice(0));
     staging.unmap();
@@ -287,9 +307,59 @@ export class GpuTrainer implements Trainer {
 
   // ---- Trainer ---------------------------------------------------------------------------------
 
+  /**
+   * One training step with its phases in separate passes, timed by GPU timestamp queries: forward
+   * (with the loss), backward (with the loss gradient), update; then the loss readback, timed on the
+   * CPU. For the benchmark: undefined when the adapter has no 'timestamp-query'. Allocates its query
+   * objects, so it is not for the training loop.
+   */
+  async profileStep(x: Float32Array, y: Float32Array, rows: number): Promise<PhaseTimes | undefined> {
+    const device = this.ctx.device;
+    if (!device.features.has('timestamp-query')) return undefined;
+    const ws = this.workspace(true, rows);
+    const plan = this.plan(ws, rows);
+    this.write(ws.acts[0], x);
+    this.write(ws.target, y);
+    this.prepareUpdate();
+    const querySet = device.createQuerySet({ label: 'profile.timestamps', type: 'timestamp', count: 6 });
+    const resolved = this.ctx.createBuffer('profile.resolve', 48, GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC);
+    const staging = this.ctx.createBuffer('profile.readback', 48, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
+    try {
+      const encoder = device.createCommandEncoder({ label: 'profileStep' });
+      const phases = [[...plan.forward, plan.lossPartial, plan.lossMean!], plan.backward, this.update];
+      phases.forEach((dispatches, i) => {
+        const pass = encoder.beginComputePass({
+          label: `profile.phase${i}`,
+          timestampWrites: { querySet, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 },
+        });
+        for (const d of dispatches) encodeDispatch(pass, d);
+        pass.end();
+      });
+      encoder.copyBufferToBuffer(this.stepLoss, 0, this.lossStaging, 0, 16);
+      encoder.resolveQuerySet(querySet, 0, 6, resolved, 0);
+      encoder.copyBufferToBuffer(resolved, 0, staging, 0, 48);
+      device.queue.submit([encoder.finish()]);
+      this.step++;
+      await device.queue.onSubmittedWorkDone();
+      const t0 = performance.now();
+      await this.readStaging(this.lossStaging, 1);
+      const readbackMs = performance.now() - t0;
+      await staging.mapAsync(GPUMapMode.READ);
+      const ns = new BigUint64Array(staging.getMappedRange().slice(0));
+      staging.unmap();
+      const ms = (i: number) => Number(ns[2 * i + 1] - ns[2 * i]) / 1e6;
+      return { forwardMs: ms(0), backwardMs: ms(1), updateMs: ms(2), readbackMs };
+    } finally {
+      querySet.destroy();
+      this.ctx.destroyBuffer(resolved);
+      this.ctx.destroyBuffer(staging);
+    }
+  }
+
   async trainStep(x: Float32Array, y: Float32Array, rows: number): Promise<number> {
     const ws = this.workspace(true, rows);
     const plan = this.plan(ws, rows);
+    await this.ctx.checkAllocations();
     this.write(ws.acts[0], x);
     this.write(ws.target, y);
     this.prepareUpdate();
@@ -316,6 +386,9 @@ export class GpuTrainer implements Trainer {
     let dataX: GPUBuffer;
     let dataY: GPUBuffer;
     let staging: GPUBuffer;
+    ctx.preflight('fit: the training set', [
+      { label: 'fit.x', count: rows * inSize }, { label: 'fit.y', count: rows * out }, { label: 'fit.order', count: rows },
+    ]);
     try {
       // The whole training set stays on the GPU for the length of fit(); batches are gathered there.
       dataX = keep(ctx.storage('fit.x', rows * inSize, x));
@@ -352,6 +425,7 @@ export class GpuTrainer implements Trainer {
           gathers.clear();
           workspace = ws;
         }
+        await ctx.checkAllocations();
         this.write(order, perm);
         const inFlight: Promise<undefined>[] = [];
         let steps = 0;
@@ -361,6 +435,7 @@ export class GpuTrainer implements Trainer {
         ctx.device.queue.submit([clear.finish()]);
         for (let start = 0; start < rows; start += batchSize) {
           if (shouldStop()) break;
+          if (ctx.lost) throw ctx.lost; // submits to a lost device are silently dropped: stop at once
           const n = Math.min(batchSize, rows - start);
           const plan = this.plan(ws, n);
           this.write(offset, Uint32Array.of(start));

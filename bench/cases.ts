@@ -1,0 +1,254 @@
+// The benchmark cases and their timing loop. Runs in the page (headless from `npm run bench`, or the
+// interactive benchmark page), on the library's real API, and returns measured times only: every
+// figure in a report is computed from these times and the FLOP counts stated here.
+import { createBackend, Network, type Activation, type Backend, type MatmulOptions } from '../src/index';
+import { GpuBackend } from '../src/gpu/backend';
+import { GpuTrainer, type PhaseTimes } from '../src/gpu/scheduler';
+import { trainerOf } from '../src/network';
+import type { BenchConfig, BenchMeta, BenchResult, CaseResult, Stats } from './types';
+
+/** One thing to time on one backend. `flops` is per run; `samples` per run where it means something. */
+interface BenchCase {
+  id: string;
+  group: CaseResult['group'];
+  name: string;
+  flops: number;
+  samples?: number;
+  /** Builds the inputs; returns one run (finished on the GPU when it resolves) and a cleanup. */
+  setup(backend: Backend): Promise<{ run: () => Promise<void>; split?: () => Promise<PhaseTimes | undefined>; dispose: () => void }>;
+  /** Cases that the CPU backend should not attempt no matter how fast it measured. */
+  quick?: boolean;
+}
+
+function random(n: number, seed: number): Float32Array {
+  let s = seed >>> 0;
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = s / 2 ** 31 - 1;
+  }
+  return out;
+}
+
+/** Waits until the backend has finished all submitted work (the CPU backend is synchronous). */
+async function finish(backend: Backend): Promise<void> {
+  if (backend instanceof GpuBackend) await backend.ctx.device.queue.onSubmittedWorkDone();
+}
+
+function matmulCase(m: number, k: number, n: number, form: 'A·B' | 'Aᵀ·B' | 'A·Bᵀ', quick: boolean): BenchCase {
+  const opts: MatmulOptions = { transposeA: form === 'Aᵀ·B', transposeB: form === 'A·Bᵀ' };
+  return {
+    id: `matmul-${form === 'A·B' ? 'ab' : form === 'Aᵀ·B' ? 'atb' : 'abt'}-${m}x${k}x${n}`,
+    group: 'matmul',
+    name: `${form} ${m}×${k}×${n}`,
+    flops: 2 * m * k * n,
+    quick,
+    async setup(backend) {
+      const a = opts.transposeA ? backend.matrix(k, m, random(k * m, 1)) : backend.matrix(m, k, random(m * k, 1));
+      const b = opts.transposeB ? backend.matrix(n, k, random(n * k, 2)) : backend.matrix(k, n, random(k * n, 2));
+      return {
+        run: async () => {
+          const c = backend.matmul(a, b, opts);
+          await finish(backend);
+          c.dispose();
+        },
+        dispose: () => { a.dispose(); b.dispose(); },
+      };
+    },
+  };
+}
+
+/** One dense layer, batch × width → width with relu: forward, backward (dW, db, dX) and SGD update. */
+function layerCase(width: number, batch: number, quick: boolean): BenchCase {
+  return {
+    id: `layer-${width}`,
+    group: 'layer',
+    name: `dense ${width}→${width}, batch ${batch}`,
+    flops: 3 * 2 * batch * width * width,
+    samples: batch,
+    quick,
+    async setup(backend) {
+      const x = backend.matrix(batch, width, random(batch * width, 3));
+      const w = backend.matrix(width, width, random(width * width, 4).map((v) => v / Math.sqrt(width)));
+      const bias = backend.matrix(1, width, random(width, 5));
+      const dy = backend.matrix(batch, width, random(batch * width, 6));
+      return {
+        run: async () => {
+          const y = backend.matmul(x, w, { bias, activation: 'relu' });
+          const dz = backend.activationBackward('relu', y, dy);
+          const dw = backend.matmul(x, dz, { transposeA: true });
+          const db = backend.biasGrad(dz);
+          const dx = backend.matmul(dz, w, { transposeB: true });
+          backend.sgdUpdate(w, dw, 1e-6);
+          backend.sgdUpdate(bias, db, 1e-6);
+          await finish(backend);
+          for (const m of [y, dz, dw, db, dx]) m.dispose();
+        },
+        dispose: () => { for (const m of [x, w, bias, dy]) m.dispose(); },
+      };
+    },
+  };
+}
+
+/** A whole fit() step of an MLP: FLOPs of the forward, dW and dX matmuls (2·batch·in·out each). */
+function fitCase(sizes: number[], batch: number, steps: number, quick: boolean): BenchCase {
+  let flops = 0;
+  for (let l = 0; l + 1 < sizes.length; l++) {
+    const mac = batch * sizes[l] * sizes[l + 1];
+    flops += 2 * mac * (l === 0 ? 2 : 3); // forward + dW, and dX for every layer but the first
+  }
+  const layers = sizes.slice(1).map((units, i) => ({ units, activation: (i === sizes.length - 2 ? 'linear' : 'relu') as Activation }));
+  return {
+    id: `fit-${sizes.join('-')}`,
+    group: 'fit',
+    name: `fit step ${sizes.join('→')}, batch ${batch}`,
+    flops,
+    samples: batch,
+    quick,
+    async setup(backend) {
+      const net = new Network(backend, { inputSize: sizes[0], layers, optimizer: { type: 'sgd', learningRate: 1e-4 }, seed: 1 });
+      const rows = batch * steps;
+      const x = random(rows * sizes[0], 7);
+      const y = random(rows * sizes[sizes.length - 1], 8);
+      const trainer = trainerOf(net);
+      return {
+        // One epoch of `steps` steps; the timer's run is divided by `steps` (see runCase).
+        run: async () => { await net.fit(x, y, { epochs: 1, batchSize: batch }); },
+        split: trainer instanceof GpuTrainer
+          ? () => trainer.profileStep(x.subarray(0, batch * sizes[0]), y.subarray(0, batch * sizes[sizes.length - 1]), batch)
+          : undefined,
+        dispose: () => net.destroy(),
+      };
+    },
+  };
+}
+
+/** Steps per timed fit() call, by case id: more steps amortise the data upload and epoch readback. */
+const FIT_STEPS: Record<string, number> = { 'fit-784-256-10': 8, 'fit-784-1024-1024-10': 4, 'fit-4096-4096-4096-10': 2 };
+
+export function allCases(): BenchCase[] {
+  return [
+    ...[128, 256, 512, 1024, 2048].map((n) => matmulCase(n, n, n, 'A·B', n <= 512)),
+    ...(['A·B', 'Aᵀ·B', 'A·Bᵀ'] as const).map((f) => matmulCase(256, 1024, 1024, f, false)),
+    ...[256, 1024, 4096].map((w) => layerCase(w, 256, w === 256)),
+    fitCase([784, 256, 10], 256, FIT_STEPS['fit-784-256-10'], true),
+    fitCase([784, 1024, 1024, 10], 256, FIT_STEPS['fit-784-1024-1024-10'], false),
+    fitCase([4096, 4096, 4096, 10], 256, FIT_STEPS['fit-4096-4096-4096-10'], false),
+  ];
+}
+
+function stats(times: number[]): Stats {
+  const sorted = [...times].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  const median = sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+  return { median, min: sorted[0], max: sorted[sorted.length - 1], runs: sorted.length };
+}
+
+/** Times one case on one backend: warm-up runs, then timed runs until `reps` or the time budget. */
+async function runCase(c: BenchCase, backend: Backend, config: BenchConfig, cpuGflops: number): Promise<CaseResult> {
+  const base = { id: c.id, group: c.group, name: c.name, backend: backend.kind, flops: c.flops };
+  const perRun = c.group === 'fit' ? FIT_STEPS[c.id] ?? 1 : 1;
+  if (backend.kind === 'cpu') {
+    const estimate = (c.flops * perRun) / (cpuGflops * 1e9);
+    if (estimate > config.cpuSkipSeconds) {
+      return { ...base, skipped: `estimated ${estimate.toFixed(0)} s per run at the CPU's measured ${cpuGflops.toFixed(2)} GFLOP/s (limit ${config.cpuSkipSeconds} s)` };
+    }
+  }
+  const { run, split, dispose } = await c.setup(backend);
+  try {
+    for (let i = 0; i < config.warmup; i++) await run();
+    const times: number[] = [];
+    const started = performance.now();
+    while (times.length < config.reps && (times.length < config.minReps || performance.now() - started < config.caseBudgetMs)) {
+      const t0 = performance.now();
+      await run();
+      times.push((performance.now() - t0) / perRun);
+    }
+    const s = stats(times);
+    const result: CaseResult = { ...base, ms: s, gflops: c.flops / (s.median * 1e6) };
+    if (c.samples) result.samplesPerSecond = c.samples / (s.median / 1000);
+    if (c.group === 'fit') {
+      const phases = split ? await split() : undefined;
+      result.split = phases
+        ? { ...phases, method: 'GPU timestamp queries around forward, backward and update passes; readback timed on the CPU' }
+        : { method: backend.kind === 'cpu' ? 'not split on the CPU backend (whole-step timing only)' : "whole-step timing only: the adapter has no 'timestamp-query'" };
+    }
+    return result;
+  } finally {
+    dispose();
+  }
+}
+
+/** Measures the CPU backend's matmul rate once, to predict which CPU cases would take too long. */
+async function calibrateCpu(cpu: Backend): Promise<number> {
+  const c = matmulCase(192, 192, 192, 'A·B', true);
+  const { run, dispose } = await c.setup(cpu);
+  await run();
+  const t0 = performance.now();
+  await run();
+  dispose();
+  return c.flops / ((performance.now() - t0) * 1e6);
+}
+
+export function selectCases(config: BenchConfig): BenchCase[] {
+  const filters = config.cases?.split(',').map((f) => f.trim()).filter(Boolean) ?? [];
+  return allCases().filter((c) => (!config.quick || c.quick) && (filters.length === 0 || filters.some((f) => c.id.includes(f))));
+}
+
+export const DEFAULT_CONFIG: BenchConfig = {
+  quick: false, backends: ['webgpu', 'cpu'], warmup: 1, reps: 5, minReps: 3, caseBudgetMs: 20_000, cpuSkipSeconds: 30,
+};
+
+/** Runs the selected cases on the selected backends; `progress` hears about each case as it starts. */
+export async function runBenchmark(
+  partial: Partial<BenchConfig>, progress: (done: number, total: number, label: string) => void = () => {},
+): Promise<BenchResult> {
+  const config = { ...DEFAULT_CONFIG, ...partial };
+  const cases = selectCases(config);
+  const backends: Backend[] = [];
+  let gpuInfo: BenchMeta['adapter'];
+  for (const kind of config.backends) {
+    const b = await createBackend(kind);
+    backends.push(b);
+    if (b instanceof GpuBackend) {
+      const l = b.ctx.limits;
+      gpuInfo = {
+        name: b.adapterName,
+        features: [...b.ctx.device.features].sort(),
+        limits: { maxBufferSize: l.maxBufferSize, maxStorageBufferBindingSize: l.maxStorageBufferBindingSize, maxComputeWorkgroupStorageSize: l.maxComputeWorkgroupStorageSize },
+      };
+    }
+  }
+  const cpu = backends.find((b) => b.kind === 'cpu');
+  const cpuGflops = cpu ? await calibrateCpu(cpu) : 0;
+  const results: CaseResult[] = [];
+  const total = cases.length * backends.length;
+  let done = 0;
+  for (const c of cases) {
+    for (const b of backends) {
+      progress(done, total, `${c.name} on ${b.kind}`);
+      results.push(await runCase(c, b, config, cpuGflops));
+      done++;
+    }
+  }
+  progress(done, total, 'done');
+  for (const b of backends) b.destroy();
+  return {
+    meta: {
+      date: new Date().toISOString(),
+      userAgent: navigator.userAgent,
+      adapter: gpuInfo,
+      cpuCalibrationGflops: cpuGflops,
+      config,
+      method:
+        `Each case: ${config.warmup} warm-up run(s), then up to ${config.reps} timed runs (at least ${config.minReps}, ` +
+        `more while under ${config.caseBudgetMs / 1000} s); the median is reported with min and max. ` +
+        'GPU work is finished before the timer stops: matmul and layer runs await queue.onSubmittedWorkDone(); a fit ' +
+        'run is one fit() epoch, which ends with its loss readback (mapAsync), divided by its number of steps. ' +
+        'GFLOP/s = stated FLOPs / median time. The phase split of a fit step comes from GPU timestamp queries where the ' +
+        'adapter offers them. CPU cases predicted (from a 192³ matmul calibration) to take longer than ' +
+        `${config.cpuSkipSeconds} s per run are skipped and marked so.`,
+    },
+    results,
+  };
+}

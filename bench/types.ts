@@ -1,0 +1,43 @@
+// Shapes of benchmark configuration and results, shared by the page, the runner and the report.
+
+export interface BenchConfig {
+  quick: boolean;
+  /** Comma-separated substrings of case ids (e.g. "matmul-ab,fit-784"); all cases when absent. */
+  cases?: string;
+  backends: ('webgpu' | 'cpu')[];
+  warmup: number;
+  reps: number;
+  minReps: number;
+  caseBudgetMs: number;
+  cpuSkipSeconds: number;
+}
+
+export interface Stats { median: number; min: number; max: number; runs: number }
+
+export interface CaseResult {
+  id: string;
+  group: 'matmul' | 'layer' | 'fit';
+  name: string;
+  backend: 'webgpu' | 'cpu';
+  /** FLOPs of one run (one step for fit cases). */
+  flops: number;
+  /** Milliseconds per run (per step for fit cases). */
+  ms?: Stats;
+  gflops?: number;
+  samplesPerSecond?: number;
+  split?: { forwardMs?: number; backwardMs?: number; updateMs?: number; readbackMs?: number; method: string };
+  /** Why the case did not run on this backend. */
+  skipped?: string;
+}
+
+export interface BenchMeta {
+  date: string;
+  userAgent: string;
+  browserVersion?: string;
+  adapter?: { name: string; features: string[]; limits: Record<string, number> };
+  cpuCalibrationGflops: number;
+  config: BenchConfig;
+  method: string;
+}
+
+export interface BenchResult { meta: BenchMeta; results: CaseResult[] }

@@ -1,0 +1,34 @@
+// The benchmark runner end to end on one tiny case (CI stays fast), and its HTML report in a browser.
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { test, expect } from '@playwright/test';
+
+test('npm run bench on one tiny case writes JSON and an HTML report with charts', async ({ page }) => {
+  test.setTimeout(180_000);
+  const out = mkdtempSync(join(tmpdir(), 'bench-'));
+  const root = resolve(import.meta.dirname, '../..');
+  const { stdout } = await promisify(execFile)('npx', ['tsx', 'bench/run.ts', '--cases', 'matmul-ab-128x', '--reps', '2', '--out', out],
+    { cwd: root, env: { ...process.env, BENCH_PORT: '5191' }, timeout: 150_000 });
+  expect(stdout).toMatch(/\| A·B 128×128×128 +\| [\d.]+ ms/);
+  expect(stdout).toContain('SwiftShader');
+  const files = readdirSync(out).sort();
+  expect(files).toHaveLength(2);
+  const json = JSON.parse(readFileSync(join(out, files.find((f) => f.endsWith('.json'))!), 'utf8'));
+  expect(json.results.map((r: { backend: string }) => r.backend)).toEqual(['webgpu', 'cpu']);
+  for (const r of json.results) {
+    expect(r.flops).toBe(2 * 128 ** 3);
+    expect(r.ms.runs).toBe(2);
+    // Derived figures are computed from the measured median, nothing else.
+    expect(r.gflops).toBeCloseTo(r.flops / (r.ms.median * 1e6), 6);
+  }
+  await page.goto(`file://${join(out, files.find((f) => f.endsWith('.html'))!)}`);
+  await expect(page.locator('h1')).toHaveText('webgpu-backprop benchmark');
+  await expect(page.locator('svg.bench-chart')).toHaveCount(3);
+  const bars = await page.locator('svg.bench-chart rect.bar').evaluateAll((els) => els.map((e) => Number(e.getAttribute('width'))));
+  expect(bars).toHaveLength(2);
+  for (const w of bars) expect(w).toBeGreaterThan(0);
+  await expect(page.locator('body')).toContainText('not a real GPU');
+});

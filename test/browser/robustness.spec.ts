@@ -1,0 +1,137 @@
+// Fault tolerance on WebGPU: memory budget, device loss during fit, divergence, leaks, big layers.
+import { test, expect } from './fixtures';
+import type { OptimizerSpec } from '../../src/index';
+
+test('a network over memoryBudget throws GpuMemoryError before allocating anything', async ({ gpuPage }) => {
+  const r = await gpuPage.evaluate(async () => {
+    const { WB, T } = window;
+    const backend = await WB.createBackend('webgpu', { memoryBudget: 8 * 2 ** 20 });
+    const created = T.counters.buffersCreated;
+    let message = '';
+    try {
+      // 1024×1024 weights = 4 MiB, and as much again for the gradient: over an 8 MiB budget with the rest.
+      new WB.Network(backend, { inputSize: 1024, layers: [{ units: 1024, activation: 'relu' }, { units: 10, activation: 'linear' }] });
+    } catch (e) {
+      message = `${(e as Error).name}: ${(e as Error).message}`;
+    }
+    const madeByNetwork = T.counters.buffersCreated - created;
+    const small = new WB.Network(backend, { inputSize: 64, layers: [{ units: 8, activation: 'relu' }] });
+    small.destroy();
+    backend.destroy();
+    return { message, madeByNetwork };
+  });
+  expect(r.message).toMatch(/^GpuMemoryError: Network: needs [\d.]+ MiB of GPU memory on top of the [\d.]+ MiB in use, over the memoryBudget of 8\.0 MiB; nothing was allocated$/);
+  expect(r.madeByNetwork).toBe(0);
+});
+
+test('losing the device mid-fit recovers from the last epoch; without recovery fit rejects', async ({ gpuPage }) => {
+  const r = await gpuPage.evaluate(async () => {
+    const { WB, T } = window;
+    const { x, y } = T.dataset(256, 8, 2, 21);
+    const spec = { inputSize: 8, layers: [{ units: 16, activation: 'relu' as const }, { units: 2, activation: 'sigmoid' as const }],
+      optimizer: { type: 'adam' as const, learningRate: 0.01 }, seed: 4 };
+    const backend = await WB.createBackend('webgpu');
+    const device = () => (backend as unknown as { ctx: { device: GPUDevice } }).ctx.device;
+    const plain = new WB.Network(backend, spec);
+    const uninterrupted = await plain.fit(x, y, { epochs: 6, batchSize: 32 });
+    plain.destroy();
+
+    const net = new WB.Network(backend, spec);
+    const recovered: number[] = [];
+    const warn = console.warn;
+    console.warn = () => {}; // the recovery message is expected here
+    const interrupted = await net.fit(x, y, {
+      epochs: 6, batchSize: 32,
+      onEpochEnd: ({ epoch }) => { if (epoch === 2) device().destroy(); },
+      onRecover: ({ epoch }) => { recovered.push(epoch); },
+    });
+    console.warn = warn;
+    const weights = (await net.getWeights()).flatMap((l) => [...l.weights, ...l.bias]);
+
+    let rejected = '';
+    const again = new WB.Network(backend, spec);
+    try {
+      await again.fit(x, y, { epochs: 4, batchSize: 32, maxRecoveries: 0, onEpochEnd: ({ epoch }) => { if (epoch === 1) device().destroy(); } });
+    } catch (e) {
+      rejected = `${(e as Error).name}: ${(e as Error).message}`;
+    }
+    await (backend as unknown as { recover(): Promise<void> }).recover();
+    net.destroy();
+    again.destroy();
+    backend.destroy();
+    const errors = T.gpuErrors.splice(0);
+    return { uninterrupted: uninterrupted.loss, interrupted: interrupted.loss, recovered, finite: weights.every(Number.isFinite), rejected, errors };
+  });
+  expect(r.recovered).toEqual([3]);
+  expect(r.interrupted).toHaveLength(6);
+  expect(r.finite).toBe(true);
+  const a = r.interrupted[5];
+  const b = r.uninterrupted[5];
+  expect(Math.abs(a - b) / b, `final loss ${a} vs uninterrupted ${b}`).toBeLessThan(0.1);
+  expect(r.rejected).toMatch(/^DeviceLostError: the GPU device was lost \(destroyed\)/);
+});
+
+test('a diverging learning rate ends in DivergenceError with the last finite weights restored', async ({ gpuPage }) => {
+  const r = await gpuPage.evaluate(async () => {
+    const { WB, T } = window;
+    const { x, y } = T.dataset(64, 4, 1, 5);
+    const y10 = y.map((v) => v * 100);
+    // A linear net with lr 1 on targets of ~100: each step overshoots further, so the loss blows up.
+    const net = new WB.Network(await T.gpuBackend(), {
+      inputSize: 4, layers: [{ units: 16, activation: 'linear' }, { units: 1, activation: 'linear' }],
+      optimizer: { type: 'sgd', learningRate: 1 }, seed: 9,
+    });
+    // Weights before fit, then after every completed epoch: the rollback must land on the last of these.
+    const snapshots: number[][] = [(await net.getWeights()).flatMap((l) => [...l.weights, ...l.bias])];
+    let message = '';
+    try {
+      await net.fit(x, y10, { epochs: 50, batchSize: 16, onEpochEnd: async () => {
+        snapshots.push((await net.getWeights()).flatMap((l) => [...l.weights, ...l.bias]));
+      } });
+    } catch (e) {
+      message = `${(e as Error).name}: ${(e as Error).message}`;
+    }
+    const after = (await net.getWeights()).flatMap((l) => [...l.weights, ...l.bias]);
+    net.destroy();
+    const last = snapshots[snapshots.length - 1];
+    return { message, epochs: snapshots.length - 1, finite: after.every(Number.isFinite), same: T.allclose(after, last, { rtol: 0, atol: 0 }) };
+  });
+  expect(r.message).toMatch(/^DivergenceError: fit: the training loss became (NaN|Infinity) in epoch \d+; the weights were rolled back to /);
+  expect(r.finite).toBe(true);
+  expect(r.same).toBeNull();
+});
+
+test('200 rounds of create, train one epoch, destroy leave no buffer behind', async ({ gpuPage }) => {
+  const r = await gpuPage.evaluate(async () => {
+    const { WB, T } = window;
+    const backend = await T.gpuBackend();
+    const { x, y } = T.dataset(40, 6, 2, 2);
+    const before = T.liveBuffers();
+    let peak = 0;
+    for (let i = 0; i < 200; i++) {
+      const net = new WB.Network(backend, { inputSize: 6, layers: [{ units: 8, activation: 'relu' }, { units: 2, activation: 'sigmoid' }],
+        optimizer: { type: i % 2 ? 'adam' : 'momentum', learningRate: 0.01, momentum: 0.9 } as OptimizerSpec, seed: i });
+      await net.fit(x, y, { epochs: 1, batchSize: 16 });
+      peak = Math.max(peak, T.liveBuffers() - before);
+      net.destroy();
+    }
+    return { left: T.liveBuffers() - before, peak };
+  });
+  expect(r.peak).toBeGreaterThan(10);
+  expect(r.left).toBe(0);
+});
+
+// Too slow for CI on SwiftShader (about 2.5 minutes): tagged @slow, run with `npm run test:slow`.
+test('a 4096×6144 weight layer (96 MiB) trains and matches the CPU after 3 steps @slow', async ({ gpuPage }) => {
+  test.setTimeout(240_000);
+  const r = await gpuPage.evaluate(async () => {
+    const { T } = window;
+    return T.networkParity({
+      spec: { inputSize: 4096, layers: [{ units: 6144, activation: 'relu' }, { units: 4, activation: 'linear' }], optimizer: { type: 'sgd', learningRate: 0.01 }, seed: 1 },
+      steps: 3, batch: 8, mode: 'trainStep', lossTol: { rtol: 1e-4, atol: 0 }, weightTol: { rtol: 1e-3, atol: 1e-6 },
+    });
+  });
+  expect(r.count).toBe(3);
+  expect(r.lossProblem).toBeNull();
+  expect(r.weightProblem).toBeNull();
+});
