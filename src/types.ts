@@ -32,6 +32,12 @@ export interface BackendOptions {
    * large layers are handled on small GPUs.
    */
   maxStorageBufferBindingSize?: number;
+  /**
+   * WebGPU only (default true): on first use of a matmul shape class, time the kernel variants on this
+   * adapter and keep the fastest (cached in localStorage per adapter and browser). false uses a fixed
+   * default variant.
+   */
+  autotune?: boolean;
 }
 
 /** A row-major f32 matrix living on one backend. */

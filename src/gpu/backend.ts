@@ -65,6 +65,14 @@ export class GpuBackend implements Backend {
     old.destroy();
   }
 
+  /**
+   * Internal (benchmark): tunes the matmul variant for this shape class now, as a network does on first
+   * use, and returns the chosen variant's name. Eager matmul() uses tuned choices but never waits to tune.
+   */
+  tuneMatmul(shape: { m: number; k: number; n: number; transposeA?: boolean; transposeB?: boolean }): Promise<string> {
+    return this.ctx.tuner.tune(shape);
+  }
+
   /** The adapter's name as it reports it (SwiftShader shows up here). */
   get adapterName(): string {
     return this.ctx.adapterName;
@@ -99,10 +107,10 @@ export class GpuBackend implements Backend {
     const bias = opts.bias === undefined ? undefined : this.arg('matmul', 'bias', opts.bias);
     const { m, k, n } = matmulShape(ma, mb, opts);
     const c = this.output('matmul', m, n);
+    const shape = { m, n, k, transposeA: opts.transposeA, transposeB: opts.transposeB };
     this.run('matmul', [matmulDispatch(this.ctx, c.label, {
-      a: ma.buffer, b: mb.buffer, c: c.buffer, bias: bias?.buffer, m, n, k,
-      transposeA: opts.transposeA, transposeB: opts.transposeB, activation: opts.activation,
-    })]);
+      a: ma.buffer, b: mb.buffer, c: c.buffer, bias: bias?.buffer, ...shape, activation: opts.activation,
+    }, this.ctx.tuner.tileFor(shape))]);
     return c;
   }
 

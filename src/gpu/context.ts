@@ -5,6 +5,8 @@
 import { DeviceLostError, DisposedError, GpuError, GpuMemoryError } from '../errors';
 import type { OpenedDevice } from './device';
 import { compileShader, SHADERS, type ShaderName } from './shaders';
+import { MatmulTuner } from './autotune';
+import { DEFAULT_MATMUL_VARIANT, MATMUL_VARIANTS } from './kernels/matmul';
 
 /** How a binding is used by a shader: read-only storage, read-write storage or a uniform. */
 export type BindingKind = 'read' | 'storage' | 'uniform';
@@ -42,7 +44,7 @@ export function paddedBytes(count: number): number {
   return Math.max(16, Math.ceil((count * 4) / 16) * 16);
 }
 
-export interface ContextOptions { memoryBudget?: number; maxStorageBufferBindingSize?: number }
+export interface ContextOptions { memoryBudget?: number; maxStorageBufferBindingSize?: number; autotune?: boolean }
 
 const MiB = (bytes: number) => `${(bytes / 2 ** 20).toFixed(bytes < 2 ** 20 ? 3 : 1)} MiB`;
 
@@ -64,12 +66,15 @@ export class GpuContext {
   /** The binding limit we honour: the adapter's, or a lower one from the options. */
   readonly bindingLimit: number;
   readonly memoryBudget: number;
+  /** Picks the matmul variant per shape class, timing the candidates on this device on first use. */
+  readonly tuner: MatmulTuner;
 
   private constructor(opened: OpenedDevice, private readonly onError?: (e: Error) => void, options: ContextOptions = {}) {
     this.device = opened.device;
     this.adapterName = opened.adapterName;
     this.bindingLimit = Math.min(this.device.limits.maxStorageBufferBindingSize, options.maxStorageBufferBindingSize ?? Infinity);
     this.memoryBudget = options.memoryBudget ?? Infinity;
+    this.tuner = new MatmulTuner(this, MATMUL_VARIANTS, DEFAULT_MATMUL_VARIANT, options.autotune ?? true);
     this.device.addEventListener('uncapturederror', (event) => {
       const { error } = event as GPUUncapturedErrorEvent;
       const kind = error.constructor.name.replace(/^GPU/, '');

@@ -13,23 +13,57 @@ import {
   type OptimizerState, type Snapshot, type Trainer, type TrainerInit,
 } from '../trainer';
 import { encodeDispatch, paddedBytes, type Dispatch, type GpuContext } from './context';
+import { GpuMemoryError } from '../errors';
+import { columnsDispatch } from './kernels/columns';
 import { activationBackwardDispatch } from './kernels/activation';
 import { biasGradDispatch } from './kernels/bias_grad';
 import { gatherDispatch } from './kernels/gather';
 import { matmulDispatch } from './kernels/matmul';
+import type { MatmulShape } from './autotune';
 import { mseFinishDispatch, mseGradDispatch, msePartCount, msePartialDispatch } from './kernels/mse';
 import { hyperWords, optimizerDispatch } from './kernels/optimizer';
+
+/**
+ * Columns col0 .. col0+cols of a layer's parameters. A layer whose weights fit one binding has a single
+ * block; a larger one is split into column blocks (W_j is in × cols), each its own set of buffers.
+ */
+interface Block {
+  col0: number;
+  cols: number;
+  w: GPUBuffer;
+  b: GPUBuffer;
+  dw: GPUBuffer;
+  db: GPUBuffer;
+  /** Optimizer state: W_j's tensors then b_j's (see OptimizerState). */
+  slots: GPUBuffer[];
+}
 
 interface GpuLayer {
   inSize: number;
   units: number;
   activation: Activation;
-  w: GPUBuffer;
-  b: GPUBuffer;
-  dw: GPUBuffer;
-  db: GPUBuffer;
-  /** Optimizer state: W's tensors then b's (see OptimizerState). */
-  slots: GPUBuffer[];
+  blocks: Block[];
+}
+
+/** The widest column block of an in × units layer whose weights fit a binding of `limit` bytes. */
+function blockColumns(label: string, inSize: number, units: number, limit: number): number {
+  if (paddedBytes(inSize * units) <= limit) return units;
+  let cols = Math.floor((limit - 15) / (inSize * 4)); // paddedBytes rounds up to 16
+  if (cols < 1) {
+    throw new GpuMemoryError(
+      `Network: ${label} (${inSize}×${units}) cannot be split to fit a binding of ${limit} bytes: a single column ` +
+        `(${inSize} f32 = ${inSize * 4} bytes) is already larger`);
+  }
+  if (cols >= 4) cols -= cols % 4; // keep blocks vec4-aligned
+  return cols;
+}
+
+/** Columns col0 .. col0+cols of a row-major rows × total matrix. */
+function sliceColumns(data: Float32Array, rows: number, total: number, col0: number, cols: number): Float32Array {
+  if (cols === total) return data;
+  const out = new Float32Array(rows * cols);
+  for (let r = 0; r < rows; r++) out.set(data.subarray(r * total + col0, r * total + col0 + cols), r * cols);
+  return out;
 }
 
 /** The dispatches of one batch size, recorded once and encoded every step. */
@@ -57,6 +91,10 @@ interface Workspace {
   parts: GPUBuffer;
   /** Summed squared error of fit's epoch or of evaluate(). */
   accumulator: GPUBuffer;
+  /** Split layers only: one block's output or dZ columns, and one block's share of dA_prev. */
+  blockScratch?: GPUBuffer;
+  dzBlock?: GPUBuffer;
+  dAPart?: GPUBuffer;
   buffers: GPUBuffer[];
   plans: Map<number, Plan>;
 }
@@ -85,50 +123,63 @@ export class GpuTrainer implements Trainer {
   constructor(private readonly ctx: GpuContext, init: TrainerInit) {
     this.optimizer = { ...init.optimizer };
     // Everything the network itself holds, checked against the limits and budget before any allocation.
+    // Layers too big for one binding are split into column blocks; each block's buffers fit one.
     const slots = stateSlots(init.optimizer);
     let fan = init.inputSize;
-    ctx.preflight('Network', init.layers.flatMap((spec, l) => {
-      const n = fan * spec.units;
+    const shapes = init.layers.map((spec, l) => {
+      const inSize = fan;
       fan = spec.units;
+      const width = blockColumns(`layer${l}.weights`, inSize, spec.units, ctx.bindingLimit);
+      const blocks: { col0: number; cols: number }[] = [];
+      for (let col0 = 0; col0 < spec.units; col0 += width) blocks.push({ col0, cols: Math.min(width, spec.units - col0) });
+      return { inSize, blocks };
+    });
+    ctx.preflight('Network', shapes.flatMap(({ inSize, blocks }, l) => blocks.flatMap(({ cols }, j) => {
+      const name = `layer${l}${blocks.length > 1 ? `.block${j}` : ''}`;
       return [
-        { label: `layer${l}.weights`, count: n }, { label: `layer${l}.weights.grad`, count: n },
-        ...Array.from({ length: slots }, (_, k) => ({ label: `layer${l}.weights.state${k}`, count: n })),
-        { label: `layer${l}.bias`, count: spec.units * (2 + slots) },
+        ...Array.from({ length: 2 + slots }, (_, k) => ({ label: `${name}.weights#${k}`, count: inSize * cols })),
+        ...Array.from({ length: 2 + slots }, (_, k) => ({ label: `${name}.bias#${k}`, count: cols })),
       ];
-    }));
+    })));
     try {
-      let inSize = init.inputSize;
       init.layers.forEach((spec, l) => {
-        const n = inSize * spec.units;
-        const name = `layer${l}`;
+        const { inSize, blocks } = shapes[l];
+        const { weights, bias } = init.params[l];
         this.layers.push({
           inSize,
           units: spec.units,
           activation: spec.activation,
-          w: this.storage(`${name}.weights`, n, init.params[l].weights),
-          b: this.storage(`${name}.bias`, spec.units, init.params[l].bias),
-          dw: this.storage(`${name}.weights.grad`, n),
-          db: this.storage(`${name}.bias.grad`, spec.units),
-          slots: [
-            ...Array.from({ length: stateSlots(init.optimizer) }, (_, k) => this.storage(`${name}.weights.state${k}`, n)),
-            ...Array.from({ length: stateSlots(init.optimizer) }, (_, k) => this.storage(`${name}.bias.state${k}`, spec.units)),
-          ],
+          blocks: blocks.map(({ col0, cols }, j) => {
+            const name = `layer${l}${blocks.length > 1 ? `.block${j}` : ''}`;
+            const n = inSize * cols;
+            return {
+              col0,
+              cols,
+              w: this.storage(`${name}.weights`, n, sliceColumns(weights, inSize, spec.units, col0, cols)),
+              b: this.storage(`${name}.bias`, cols, bias.slice(col0, col0 + cols)),
+              dw: this.storage(`${name}.weights.grad`, n),
+              db: this.storage(`${name}.bias.grad`, cols),
+              slots: [
+                ...Array.from({ length: slots }, (_, k) => this.storage(`${name}.weights.state${k}`, n)),
+                ...Array.from({ length: slots }, (_, k) => this.storage(`${name}.bias.state${k}`, cols)),
+              ],
+            };
+          }),
         });
-        inSize = spec.units;
       });
       this.hyper = this.own(ctx.uniform('optimizer.hyper', hyperWords(this.hyperValues()).buffer as ArrayBuffer));
       this.stepLoss = this.storage('loss.step', 1);
       this.lossStaging = this.own(ctx.createBuffer('loss.readback', 16, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST));
-      this.update = this.layers.flatMap((layer, l) => {
-        const k = layer.slots.length / 2;
+      this.update = this.layers.flatMap((layer) => layer.blocks.flatMap((block) => {
+        const k = slots;
         const kind = this.optimizer.type;
         return [
-          optimizerDispatch(ctx, `layer${l}.weights.update`, kind, layer.w, layer.dw, layer.inSize * layer.units,
-            this.hyper, layer.slots[0], layer.slots[1]),
-          optimizerDispatch(ctx, `layer${l}.bias.update`, kind, layer.b, layer.db, layer.units,
-            this.hyper, layer.slots[k], layer.slots[k + 1]),
+          optimizerDispatch(ctx, `${block.w.label}.update`, kind, block.w, block.dw, layer.inSize * block.cols,
+            this.hyper, block.slots[0], block.slots[1]),
+          optimizerDispatch(ctx, `${block.b.label}.update`, kind, block.b, block.db, block.cols,
+            this.hyper, block.slots[k], block.slots[k + 1]),
         ].map((d) => this.ownDispatch(d));
-      });
+      }));
     } catch (e) {
       this.destroy(); // never leave a half-built network behind
       throw e;
@@ -194,7 +245,12 @@ export class GpuTrainer implements Trainer {
   private makeWorkspace(training: boolean, capacity: number): Workspace {
     const tag = training ? 'train' : 'infer';
     const widest = Math.max(0, ...this.layers.slice(1).map((l) => l.inSize));
+    const split = this.layers.filter((l) => l.blocks.length > 1);
+    const widestBlock = Math.max(0, ...split.map((l) => l.blocks[0].cols));
+    const splitInput = Math.max(0, ...split.filter((l) => l !== this.layers[0]).map((l) => l.inSize));
     this.ctx.preflight(`a batch of ${capacity} rows`, [
+      ...(widestBlock ? [{ label: `${tag}.block`, count: capacity * widestBlock * (training ? 2 : 1) }] : []),
+      ...(training && splitInput ? [{ label: `${tag}.dA.part`, count: capacity * splitInput }] : []),
       { label: `${tag}.input`, count: capacity * this.layers[0].inSize },
       ...this.layers.map((l, i) => ({ label: `${tag}.layer${i}.out`, count: capacity * l.units * (training ? 2 : 1) })),
       { label: `${tag}.target`, count: capacity * this.outUnits },
@@ -219,6 +275,9 @@ export class GpuTrainer implements Trainer {
         dA: training && widest > 0 ? alloc('dA', capacity * widest) : undefined,
         parts: alloc('loss.parts', msePartCount(capacity * this.outUnits)),
         accumulator: alloc('loss.sum', 1),
+        blockScratch: widestBlock ? alloc('block.out', capacity * widestBlock) : undefined,
+        dzBlock: training && widestBlock ? alloc('block.dz', capacity * widestBlock) : undefined,
+        dAPart: training && splitInput ? alloc('dA.part', capacity * splitInput) : undefined,
         buffers: made,
         plans: new Map(),
       };
@@ -233,16 +292,43 @@ export class GpuTrainer implements Trainer {
     this.free(ws.buffers);
   }
 
+  /** The matmuls a plan for `rows` rows runs (forward; and dW, dA_prev when training). */
+  private matmulShapes(rows: number, training: boolean): MatmulShape[] {
+    return this.layers.flatMap((l, i) => l.blocks.flatMap(({ cols }) => [
+      { m: rows, k: l.inSize, n: cols },
+      ...(training ? [{ m: l.inSize, k: rows, n: cols, transposeA: true }] : []),
+      ...(training && i > 0 ? [{ m: rows, k: cols, n: l.inSize, transposeB: true }] : []),
+    ]));
+  }
+
+  /** Lets the tuner pick variants for a plan's matmuls before the plan is recorded (first use only). */
+  private async tune(ws: Workspace, rows: number): Promise<void> {
+    if (ws.plans.has(rows)) return;
+    for (const shape of this.matmulShapes(rows, ws.training)) await this.ctx.tuner.tune(shape);
+  }
+
   private plan(ws: Workspace, rows: number): Plan {
     let plan = ws.plans.get(rows);
     if (plan) return plan;
+    const tile = (shape: MatmulShape) => this.ctx.tuner.tileFor(shape);
     const ctx = this.ctx;
     const L = this.layers.length;
     const outCount = rows * this.outUnits;
-    const forward = this.layers.map((layer, l) => matmulDispatch(ctx, `layer${l}.forward`, {
-      a: ws.acts[l], b: layer.w, bias: layer.b, c: ws.acts[l + 1],
-      m: rows, k: layer.inSize, n: layer.units, activation: layer.activation,
-    }));
+    const forward: Dispatch[] = [];
+    this.layers.forEach((layer, l) => {
+      for (const block of layer.blocks) {
+        const whole = layer.blocks.length === 1;
+        const shape = { m: rows, k: layer.inSize, n: block.cols };
+        // A split layer computes each block into scratch, then scatters it into its columns of A_l.
+        forward.push(matmulDispatch(ctx, `${block.w.label}.forward`, {
+          a: ws.acts[l], b: block.w, bias: block.b, c: whole ? ws.acts[l + 1] : ws.blockScratch!, ...shape, activation: layer.activation,
+        }, tile(shape)));
+        if (!whole) {
+          forward.push(columnsDispatch(ctx, `${block.w.label}.scatter`, { buffer: ws.blockScratch!, stride: block.cols, offset: 0 },
+            { buffer: ws.acts[l + 1], stride: layer.units, offset: block.col0 }, rows, block.cols));
+        }
+      }
+    });
     const backward: Dispatch[] = [];
     if (ws.training) {
       const last = this.layers[L - 1];
@@ -250,20 +336,31 @@ export class GpuTrainer implements Trainer {
       backward.push(mseGradDispatch(ctx, 'loss.grad', ws.acts[L], ws.target, ws.dz[L - 1], outCount, last.activation));
       for (let l = L - 1; l >= 0; l--) {
         const layer = this.layers[l];
-        backward.push(
-          matmulDispatch(ctx, `layer${l}.weights.grad`, {
-            a: ws.acts[l], b: ws.dz[l], c: layer.dw, m: layer.inSize, k: rows, n: layer.units, transposeA: true,
-          }),
-          biasGradDispatch(ctx, `layer${l}.bias.grad`, ws.dz[l], layer.db, rows, layer.units),
-        );
-        if (l > 0) {
+        layer.blocks.forEach((block, j) => {
+          const whole = layer.blocks.length === 1;
+          // This block's columns of dZ (a split layer gathers them into scratch first).
+          const dz = whole ? ws.dz[l] : ws.dzBlock!;
+          if (!whole) {
+            backward.push(columnsDispatch(ctx, `${block.w.label}.gather`, { buffer: ws.dz[l], stride: layer.units, offset: block.col0 },
+              { buffer: dz, stride: block.cols, offset: 0 }, rows, block.cols));
+          }
+          const dwShape = { m: layer.inSize, k: rows, n: block.cols, transposeA: true };
           backward.push(
-            matmulDispatch(ctx, `layer${l}.input.grad`, {
-              a: ws.dz[l], b: layer.w, c: ws.dA!, m: rows, k: layer.units, n: layer.inSize, transposeB: true,
-            }),
-            activationBackwardDispatch(ctx, `layer${l - 1}.dz`, this.layers[l - 1].activation,
-              ws.acts[l], ws.dA!, ws.dz[l - 1], rows * layer.inSize),
+            matmulDispatch(ctx, `${block.w.label}.grad`, { a: ws.acts[l], b: dz, c: block.dw, ...dwShape }, tile(dwShape)),
+            biasGradDispatch(ctx, `${block.b.label}.grad`, dz, block.db, rows, block.cols),
           );
+          if (l === 0) return;
+          // dA_prev = Σ_j dZ_j · W_jᵀ: the first block writes it, the others add their share.
+          const daShape = { m: rows, k: block.cols, n: layer.inSize, transposeB: true };
+          backward.push(matmulDispatch(ctx, `${block.w.label}.input.grad`, { a: dz, b: block.w, c: j === 0 ? ws.dA! : ws.dAPart!, ...daShape }, tile(daShape)));
+          if (j > 0) {
+            backward.push(columnsDispatch(ctx, `${block.w.label}.input.grad.add`, { buffer: ws.dAPart!, stride: layer.inSize, offset: 0 },
+              { buffer: ws.dA!, stride: layer.inSize, offset: 0 }, rows, layer.inSize, true));
+          }
+        });
+        if (l > 0) {
+          backward.push(activationBackwardDispatch(ctx, `layer${l - 1}.dz`, this.layers[l - 1].activation,
+            ws.acts[l], ws.dA!, ws.dz[l - 1], rows * layer.inSize));
         }
       }
     }
@@ -317,6 +414,7 @@ export class GpuTrainer implements Trainer {
     const device = this.ctx.device;
     if (!device.features.has('timestamp-query')) return undefined;
     const ws = this.workspace(true, rows);
+    await this.tune(ws, rows);
     const plan = this.plan(ws, rows);
     this.write(ws.acts[0], x);
     this.write(ws.target, y);
@@ -358,6 +456,7 @@ export class GpuTrainer implements Trainer {
 
   async trainStep(x: Float32Array, y: Float32Array, rows: number): Promise<number> {
     const ws = this.workspace(true, rows);
+    await this.tune(ws, rows);
     const plan = this.plan(ws, rows);
     await this.ctx.checkAllocations();
     this.write(ws.acts[0], x);
@@ -425,6 +524,8 @@ export class GpuTrainer implements Trainer {
           gathers.clear();
           workspace = ws;
         }
+        await this.tune(ws, Math.min(batchSize, rows));
+        if (rows % batchSize) await this.tune(ws, rows % batchSize);
         await ctx.checkAllocations();
         this.write(order, perm);
         const inFlight: Promise<undefined>[] = [];
@@ -494,7 +595,17 @@ export class GpuTrainer implements Trainer {
     return ws;
   }
 
+  /** Makes the inference workspace for `rows` rows and tunes its plans before forwardChunks records them. */
+  private async prepareInference(rows: number): Promise<void> {
+    const chunk = Math.min(rows, INFER_CHUNK);
+    const ws = this.workspace(false, chunk);
+    await this.tune(ws, chunk);
+    if (rows % chunk) await this.tune(ws, rows % chunk);
+    await this.ctx.checkAllocations();
+  }
+
   async predict(x: Float32Array, rows: number): Promise<Float32Array> {
+    await this.prepareInference(rows);
     const out = this.outUnits;
     const staging = this.ctx.createBuffer('predict.readback', paddedBytes(rows * out), GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
     try {
@@ -509,6 +620,7 @@ export class GpuTrainer implements Trainer {
   }
 
   async evaluate(x: Float32Array, y: Float32Array, rows: number): Promise<number> {
+    await this.prepareInference(rows);
     const staging = this.ctx.createBuffer('evaluate.readback', 16, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
     try {
       this.forwardChunks(x, rows, y, (encoder, ws, start, n) => {
@@ -520,37 +632,52 @@ export class GpuTrainer implements Trainer {
     }
   }
 
-  /** Every tensor a snapshot holds, in order: per layer W, b, then the optimizer state (W's, then b's). */
-  private snapshotTensors(): { buffer: GPUBuffer; count: number }[] {
-    return this.layers.flatMap((l) => {
-      const k = l.slots.length / 2;
-      return [
-        { buffer: l.w, count: l.inSize * l.units },
-        { buffer: l.b, count: l.units },
-        ...l.slots.map((buffer, j) => ({ buffer, count: j < k ? l.inSize * l.units : l.units })),
-      ];
-    });
+  /**
+   * The logical tensors of a layer, in snapshot order — W, b, then the optimizer state (W's, then b's) —
+   * each as its per-block buffers and whether it is W-shaped (in × cols) or b-shaped (1 × cols).
+   */
+  private layerTensors(l: GpuLayer): { wide: boolean; buffers: GPUBuffer[] }[] {
+    const k = l.blocks[0].slots.length / 2;
+    return [
+      { wide: true, buffers: l.blocks.map((b) => b.w) },
+      { wide: false, buffers: l.blocks.map((b) => b.b) },
+      ...Array.from({ length: 2 * k }, (_, j) => ({ wide: j < k, buffers: l.blocks.map((b) => b.slots[j]) })),
+    ];
   }
 
   private snapshotFloats(): number {
-    return this.snapshotTensors().reduce((sum, t) => sum + t.count, 0);
+    return this.layers.reduce((sum, l) => sum + this.layerTensors(l).reduce((t, x) => t + (x.wide ? l.inSize : 1) * l.units, 0), 0);
   }
 
+  /** Copies every block of every tensor into `staging`, block after block, from byteOffset on. */
   private copySnapshot(encoder: GPUCommandEncoder, staging: GPUBuffer, byteOffset: number): void {
-    for (const t of this.snapshotTensors()) {
-      encoder.copyBufferToBuffer(t.buffer, 0, staging, byteOffset, t.count * 4);
-      byteOffset += t.count * 4;
+    for (const l of this.layers) {
+      for (const t of this.layerTensors(l)) {
+        t.buffers.forEach((buffer, j) => {
+          const bytes = (t.wide ? l.inSize : 1) * l.blocks[j].cols * 4;
+          encoder.copyBufferToBuffer(buffer, 0, staging, byteOffset, bytes);
+          byteOffset += bytes;
+        });
+      }
     }
   }
 
+  /** Reassembles the copied blocks into whole row-major tensors. */
   private decodeSnapshot(data: Float32Array, offset: number): Snapshot {
-    const take = (count: number) => data.slice(offset, (offset += count));
     const params: LayerParams[] = [];
     const slots: Float32Array[][] = [];
     for (const l of this.layers) {
-      params.push({ weights: take(l.inSize * l.units), bias: take(l.units) });
-      const k = l.slots.length / 2;
-      slots.push(l.slots.map((_, j) => take(j < k ? l.inSize * l.units : l.units)));
+      const tensors = this.layerTensors(l).map((t) => {
+        const rows = t.wide ? l.inSize : 1;
+        const whole = new Float32Array(rows * l.units);
+        for (const block of l.blocks) {
+          const part = data.subarray(offset, (offset += rows * block.cols));
+          for (let r = 0; r < rows; r++) whole.set(part.subarray(r * block.cols, (r + 1) * block.cols), r * l.units + block.col0);
+        }
+        return whole;
+      });
+      params.push({ weights: tensors[0], bias: tensors[1] });
+      slots.push(tensors.slice(2));
     }
     return { params, state: { step: this.step, slots } };
   }
@@ -570,9 +697,11 @@ export class GpuTrainer implements Trainer {
 
   restore(params: LayerParams[], state?: OptimizerState): void {
     this.layers.forEach((l, i) => {
-      this.write(l.w, params[i].weights);
-      this.write(l.b, params[i].bias);
-      if (state) l.slots.forEach((s, j) => this.write(s, state.slots[i][j]));
+      const whole = [params[i].weights, params[i].bias, ...(state ? state.slots[i] : [])];
+      this.layerTensors(l).slice(0, whole.length).forEach((t, k) => {
+        const rows = t.wide ? l.inSize : 1;
+        l.blocks.forEach((block, j) => this.write(t.buffers[j], sliceColumns(whole[k], rows, l.units, block.col0, block.cols)));
+      });
     });
     if (state) {
       this.step = state.step;

@@ -5,6 +5,7 @@ import { ShaderCompileError } from '../errors';
 import activationFns from '../../shaders/activation_fns.wgsl?raw';
 import activation from '../../shaders/activation.wgsl?raw';
 import biasGrad from '../../shaders/bias_grad.wgsl?raw';
+import columns from '../../shaders/columns.wgsl?raw';
 import gather from '../../shaders/gather.wgsl?raw';
 import matmul from '../../shaders/matmul.wgsl?raw';
 import mse from '../../shaders/mse.wgsl?raw';
@@ -17,6 +18,7 @@ const fns: Source = { file: 'activation_fns.wgsl', code: activationFns };
 export const SHADERS = {
   activation: [fns, { file: 'activation.wgsl', code: activation }],
   bias_grad: [{ file: 'bias_grad.wgsl', code: biasGrad }],
+  columns: [{ file: 'columns.wgsl', code: columns }],
   gather: [{ file: 'gather.wgsl', code: gather }],
   matmul: [fns, { file: 'matmul.wgsl', code: matmul }],
   mse: [fns, { file: 'mse.wgsl', code: mse }],
