@@ -15,7 +15,13 @@ interface BenchCase {
   flops: number;
   samples?: number;
   /** Builds the inputs; returns one run (finished on the GPU when it resolves) and a cleanup. */
-  setup(backend: Backend): Promise<{ run: () => Promise<void>; split?: () => Promise<PhaseTimes | undefined>; dispose: () => void }>;
+  setup(backend: Backend): Promise<{
+    run: () => Promise<void>;
+    split?: () => Promise<PhaseTimes | undefined>;
+    dispose: () => void;
+    /** The matmul variant(s) the autotuner chose for this case's shapes (WebGPU). */
+    variant?: string;
+  }>;
   /** Cases that the CPU backend should not attempt no matter how fast it measured. */
   quick?: boolean;
 }
@@ -28,6 +34,14 @@ function random(n: number, seed: number): Float32Array {
     out[i] = s / 2 ** 31 - 1;
   }
   return out;
+}
+
+/** Tunes the matmul shapes first (as a network would on first use) and names the chosen variants. */
+async function tuned(backend: Backend, shapes: { m: number; k: number; n: number; transposeA?: boolean; transposeB?: boolean }[]) {
+  if (!(backend instanceof GpuBackend)) return undefined;
+  const names: string[] = [];
+  for (const s of shapes) names.push(await backend.tuneMatmul(s));
+  return [...new Set(names)].join(', ');
 }
 
 /** Waits until the backend has finished all submitted work (the CPU backend is synchronous). */
@@ -47,6 +61,7 @@ function matmulCase(m: number, k: number, n: number, form: 'A·B' | 'Aᵀ·B' | 
       const a = opts.transposeA ? backend.matrix(k, m, random(k * m, 1)) : backend.matrix(m, k, random(m * k, 1));
       const b = opts.transposeB ? backend.matrix(n, k, random(n * k, 2)) : backend.matrix(k, n, random(k * n, 2));
       return {
+        variant: await tuned(backend, [{ m, k, n, ...opts }]),
         run: async () => {
           const c = backend.matmul(a, b, opts);
           await finish(backend);
@@ -73,6 +88,8 @@ function layerCase(width: number, batch: number, quick: boolean): BenchCase {
       const bias = backend.matrix(1, width, random(width, 5));
       const dy = backend.matrix(batch, width, random(batch * width, 6));
       return {
+        variant: await tuned(backend, [{ m: batch, k: width, n: width }, { m: width, k: batch, n: width, transposeA: true },
+          { m: batch, k: width, n: width, transposeB: true }]),
         run: async () => {
           const y = backend.matmul(x, w, { bias, activation: 'relu' });
           const dz = backend.activationBackward('relu', y, dy);
@@ -154,7 +171,7 @@ async function runCase(c: BenchCase, backend: Backend, config: BenchConfig, cpuG
       return { ...base, skipped: `estimated ${estimate.toFixed(0)} s per run at the CPU's measured ${cpuGflops.toFixed(2)} GFLOP/s (limit ${config.cpuSkipSeconds} s)` };
     }
   }
-  const { run, split, dispose } = await c.setup(backend);
+  const { run, split, dispose, variant } = await c.setup(backend);
   try {
     for (let i = 0; i < config.warmup; i++) await run();
     const times: number[] = [];
@@ -165,7 +182,7 @@ async function runCase(c: BenchCase, backend: Backend, config: BenchConfig, cpuG
       times.push((performance.now() - t0) / perRun);
     }
     const s = stats(times);
-    const result: CaseResult = { ...base, ms: s, gflops: c.flops / (s.median * 1e6) };
+    const result: CaseResult = { ...base, ms: s, gflops: c.flops / (s.median * 1e6), variant: variant ?? (c.group === 'fit' && backend.kind === 'webgpu' ? 'autotuned per layer' : undefined) };
     if (c.samples) result.samplesPerSecond = c.samples / (s.median / 1000);
     if (c.group === 'fit') {
       const phases = split ? await split() : undefined;

@@ -36,8 +36,8 @@ function cell(r: CaseResult | undefined): string[] {
 
 /** A Markdown table (also readable in a terminal). */
 export function textTable(result: BenchResult): string {
-  const header = ['case', 'WebGPU ms', 'WebGPU rate', 'CPU ms', 'CPU rate', 'GPU/CPU'];
-  const body = rows(result).map((row) => [row.name, ...cell(row.gpu), ...cell(row.cpu), row.speedup ? `${fmt(row.speedup, 1)}×` : '']);
+  const header = ['case', 'WebGPU ms', 'WebGPU rate', 'CPU ms', 'CPU rate', 'GPU/CPU', 'variant'];
+  const body = rows(result).map((row) => [row.name, ...cell(row.gpu), ...cell(row.cpu), row.speedup ? `${fmt(row.speedup, 1)}×` : '', row.gpu?.variant ?? '']);
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
   const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
   return [line(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...body.map(line)].join('\n');
@@ -77,7 +77,7 @@ export function htmlReport(result: BenchResult): string {
     ? `${esc(m.adapter.name)}${/swiftshader/i.test(m.adapter.name) ? ' — <strong>software rendering on the CPU (SwiftShader), not a real GPU</strong>' : ''}`
     : 'none (WebGPU not measured)';
   const table = rows(result).map((row) => `<tr><td>${esc(row.name)}</td>${[row.gpu, row.cpu].map((r) => cell(r).map((c) =>
-    `<td${r?.skipped ? ` title="${esc(r.skipped)}"` : ''}>${esc(c)}</td>`).join('')).join('')}<td>${row.speedup ? `${fmt(row.speedup, 1)}×` : ''}</td></tr>`).join('\n');
+    `<td${r?.skipped ? ` title="${esc(r.skipped)}"` : ''}>${esc(c)}</td>`).join('')).join('')}<td>${row.speedup ? `${fmt(row.speedup, 1)}×` : ''}</td><td>${esc(row.gpu?.variant ?? '')}</td></tr>`).join('\n');
   const detail = result.results.map((r) => `<tr><td>${esc(r.name)}</td><td>${r.backend}</td><td>${(r.flops / 1e9).toFixed(3)}</td>` +
     `<td>${r.ms ? `${fmt(r.ms.median)} (${fmt(r.ms.min)}–${fmt(r.ms.max)}, ${r.ms.runs} runs)` : esc(r.skipped ?? '')}</td></tr>`).join('\n');
   return `<!doctype html>
@@ -93,7 +93,7 @@ Adapter limits: ${m.adapter ? esc(Object.entries(m.adapter.limits).map(([k, v]) 
 CPU backend calibration: ${fmt(m.cpuCalibrationGflops)} GFLOP/s (192³ matmul)</p>
 <h2>Method</h2><p>${esc(m.method)}</p>
 <h2>Results</h2>
-<table><tr><th>case</th><th>WebGPU ms</th><th>WebGPU rate</th><th>CPU ms</th><th>CPU rate</th><th>GPU/CPU</th></tr>
+<table><tr><th>case</th><th>WebGPU ms</th><th>WebGPU rate</th><th>CPU ms</th><th>CPU rate</th><th>GPU/CPU</th><th>matmul variant</th></tr>
 ${table}</table>
 <p>${splitLines(result).map(esc).join('<br>')}</p>
 ${charts(result).map((svg) => `<div class="chart">${svg}</div>`).join('\n')}

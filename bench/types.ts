@@ -25,6 +25,8 @@ export interface CaseResult {
   ms?: Stats;
   gflops?: number;
   samplesPerSecond?: number;
+  /** WebGPU: the matmul variant(s) the autotuner chose. */
+  variant?: string;
   split?: { forwardMs?: number; backwardMs?: number; updateMs?: number; readbackMs?: number; method: string };
   /** Why the case did not run on this backend. */
   skipped?: string;
