@@ -5,22 +5,41 @@
 //   TRANSPOSE_B: B is stored N×K and read in place as Bᵀ (dA_prev = dZ · Wᵀ needs it).
 // Bindings (group 0): 0 a: A (read), 1 b: B (read), 2 bias: 1×N (read; a dummy when HAS_BIAS is false),
 //   3 c: C (read_write), 4 params: uniform {M, N, K}.
-// Dispatch: (ceil(N / (4·WG_X)), ceil(M / (4·WG_Y)), 1). Each invocation computes a 4×4 block of C in
-//   registers, reading A and B straight from global memory as vec4s (on the SwiftShader adapter this
-//   beats staging tiles through workgroup memory, whose barriers are costly in software).
-// Ragged edges: loads outside the matrix read 0 and stores outside it are skipped, so any M, N, K works.
-//   ALIGNED_A / ALIGNED_B say the stored row length is a multiple of 4; then a 4-wide load is one
-//   aligned vec4 load, otherwise four scalar loads.
-// Needs activation_fns.wgsl. CPU twin: matmulInto() in src/cpu/backend.ts.
+// Dispatch: (ceil(N / (TN·WG_X)), ceil(M / (TM·WG_Y)), 1). CPU twin: matmulInto() in src/cpu/backend.ts.
+//
+// Each invocation computes a TM×TN block of C (TM, TN ∈ {4, 8, 16, 32}) held in registers as 4×4 tiles,
+// stepping K four at a time. A 4×4 slice of A or B is always four vec4 loads of stored rows, whatever the
+// form; the transposed forms transpose the slice in registers, which costs nothing.
+//   Why big blocks: on the SwiftShader adapter every load a lane makes from a buffer is an emulated
+//   per-lane gather (tens of instructions per f32), while arithmetic is cheap, so what counts is how many
+//   multiply-adds each loaded value feeds: TN for a value of A, TM for one of B.
+//   Why the unrolled-by-hand code below: WGSL cannot unroll, and SwiftShader keeps the tiles in registers
+//   only when every index into them is a literal.
+// Edges without branches: rows and columns past the edge of A or B are clamped (they only feed outputs
+//   that are never stored), entries past K read 0, and stores outside C are skipped; so any M, N, K works
+//   and the hot loop has no divergent branches (SwiftShader would run both sides of one).
+//   ALIGNED_A / ALIGNED_B: the stored row length is a multiple of 4, so a 4-wide load is one vec4 load;
+//   otherwise it is four scalar loads (the buffers are padded to 16 bytes, so nothing reads past the end).
+//   K_ALIGNED: K is a multiple of 4, so the masking along K (a select per load, ~10% of the time) is
+//   left out; the dispatch's K is fixed, so the pipeline can know.
+// SHARED (for real GPUs): the workgroup first stages a KT-deep slab of A and B in workgroup memory, and
+//   invocations read their tiles from there. On SwiftShader it is slower: a read from workgroup memory is
+//   a per-lane gather too, and each barrier switches coroutines.
+// Needs activation_fns.wgsl.
 
 override WG_X: u32 = 8u;
 override WG_Y: u32 = 8u;
+override TM: u32 = 4u;
+override TN: u32 = 4u;
+override SHARED: bool = false;
+override KT: u32 = 16u;  // depth of the SHARED slab, a multiple of 4
 override TRANSPOSE_A: bool = false;
 override TRANSPOSE_B: bool = false;
 override ALIGNED_A: bool = false;
 override ALIGNED_B: bool = false;
 override HAS_BIAS: bool = false;
 override ACTIVATION: u32 = 0u;
+override K_ALIGNED: bool = false;  // K % 4 == 0: no 4-step of k reaches past K, so nothing needs masking
 
 struct Params { M: u32, N: u32, K: u32, pad: u32 }
 
@@ -30,75 +49,233 @@ struct Params { M: u32, N: u32, K: u32, pad: u32 }
 @group(0) @binding(3) var<storage, read_write> c: array<f32>;
 @group(0) @binding(4) var<uniform> params: Params;
 
-// Stored A[row, col .. col+3] (A has `cols` columns, `rows` rows); zero outside. col is a multiple of 4.
-fn loadA4(row: u32, col: u32, rows: u32, cols: u32) -> vec4<f32> {
-  if (row >= rows || col >= cols) { return vec4<f32>(0.0); }
-  let e = row * cols + col;
-  if (ALIGNED_A) { return a[e >> 2u]; }
-  var v = vec4<f32>(0.0);
-  for (var i = 0u; i < 4u; i++) {
-    if (col + i < cols) { let f = e + i; v[i] = a[f >> 2u][f & 3u]; }
+// This step's tiles: column i of ta[r] is opA(A)[m + 4r + i, k .. k+3]; column kk of tb[t] is
+// opB(B)[k + kk, n + 4t .. +3]. Column i of accR[t] is C[m + 4R + i, n + 4t .. +3].
+var<private> ta: array<mat4x4<f32>, 8>;
+var<private> tb: array<mat4x4<f32>, 8>;
+var<private> acc0: array<mat4x4<f32>, 8>;
+var<private> acc1: array<mat4x4<f32>, 8>;
+var<private> acc2: array<mat4x4<f32>, 8>;
+var<private> acc3: array<mat4x4<f32>, 8>;
+var<private> acc4: array<mat4x4<f32>, 8>;
+var<private> acc5: array<mat4x4<f32>, 8>;
+var<private> acc6: array<mat4x4<f32>, 8>;
+var<private> acc7: array<mat4x4<f32>, 8>;
+
+// The SHARED slab: KT columns of opA(A) for the workgroup's WG_Y·TM rows, KT rows of opB(B) for its
+// WG_X·TN columns, each laid out as the operand is stored so that filling it takes vec4 loads.
+var<workgroup> slabA: array<vec4<f32>, select(1u, WG_Y * TM * KT / 4u, SHARED)>;
+var<workgroup> slabB: array<vec4<f32>, select(1u, WG_X * TN * KT / 4u, SHARED)>;
+
+// Stored X[row, col .. col+3] of a rows×cols matrix X (a when isA, else b). Rows and columns past the
+// edge are clamped, except along K (kRow: the row index is k; kCol: the columns are) where they read 0.
+fn load4(isA: bool, row: u32, col: u32, rows: u32, cols: u32, kRow: bool, kCol: bool) -> vec4<f32> {
+  let r = min(row, rows - 1u);
+  var v: vec4<f32>;
+  if ((isA && ALIGNED_A) || (!isA && ALIGNED_B)) {
+    // Inside C, col + 3 < cols (along K too: K is then this row length, so K_ALIGNED); past it, only
+    // for outputs that are never stored, take the last whole vec4.
+    let e = (r * cols + min(col, cols - 4u)) >> 2u;
+    if (isA) { v = a[e]; } else { v = b[e]; }
+  } else {
+    for (var j = 0u; j < 4u; j++) {
+      let f = r * cols + min(col + j, cols - 1u);
+      if (isA) { v[j] = a[f >> 2u][f & 3u]; } else { v[j] = b[f >> 2u][f & 3u]; }
+    }
+    if (kCol && !K_ALIGNED) { v = select(vec4<f32>(0.0), v, col + vec4<u32>(0u, 1u, 2u, 3u) < vec4<u32>(cols)); }
   }
+  if (kRow && !K_ALIGNED) { v = select(vec4<f32>(0.0), v, row < rows); }
   return v;
 }
 
-fn loadB4(row: u32, col: u32, rows: u32, cols: u32) -> vec4<f32> {
-  if (row >= rows || col >= cols) { return vec4<f32>(0.0); }
-  let e = row * cols + col;
-  if (ALIGNED_B) { return b[e >> 2u]; }
-  var v = vec4<f32>(0.0);
-  for (var i = 0u; i < 4u; i++) {
-    if (col + i < cols) { let f = e + i; v[i] = b[f >> 2u][f & 3u]; }
-  }
-  return v;
-}
-
-@compute @workgroup_size(WG_X, WG_Y, 1)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+// Column i is opA(A)[m + i, k .. k+3].
+fn tileA(m: u32, k: u32) -> mat4x4<f32> {
   let M = params.M;
+  let K = params.K;
+  if (TRANSPOSE_A) {
+    return transpose(mat4x4<f32>(load4(true, k, m, K, M, true, false), load4(true, k + 1u, m, K, M, true, false),
+                                 load4(true, k + 2u, m, K, M, true, false), load4(true, k + 3u, m, K, M, true, false)));
+  }
+  return mat4x4<f32>(load4(true, m, k, M, K, false, true), load4(true, m + 1u, k, M, K, false, true),
+                     load4(true, m + 2u, k, M, K, false, true), load4(true, m + 3u, k, M, K, false, true));
+}
+
+// Column kk is opB(B)[k + kk, n .. n+3].
+fn tileB(k: u32, n: u32) -> mat4x4<f32> {
   let N = params.N;
   let K = params.K;
-  let m0 = gid.y * 4u;
-  let n0 = gid.x * 4u;
-  if (m0 >= M || n0 >= N) { return; }
-
-  // acc[i] holds C[m0 + i, n0 .. n0+3].
-  var acc = mat4x4<f32>();
-  for (var k = 0u; k < K; k += 4u) {
-    // ta[i] = opA(A)[m0 + i, k .. k+3];  tb[kk] = opB(B)[k + kk, n0 .. n0+3].
-    var ta: mat4x4<f32>;
-    var tb: mat4x4<f32>;
-    if (TRANSPOSE_A) {
-      // Stored rows k+kk hold opA(A)[m0 .. m0+3, k+kk]: load them and transpose in registers.
-      ta = transpose(mat4x4<f32>(loadA4(k, m0, K, M), loadA4(k + 1u, m0, K, M),
-                                 loadA4(k + 2u, m0, K, M), loadA4(k + 3u, m0, K, M)));
-    } else {
-      ta = mat4x4<f32>(loadA4(m0, k, M, K), loadA4(m0 + 1u, k, M, K),
-                       loadA4(m0 + 2u, k, M, K), loadA4(m0 + 3u, k, M, K));
-    }
-    if (TRANSPOSE_B) {
-      tb = transpose(mat4x4<f32>(loadB4(n0, k, N, K), loadB4(n0 + 1u, k, N, K),
-                                 loadB4(n0 + 2u, k, N, K), loadB4(n0 + 3u, k, N, K)));
-    } else {
-      tb = mat4x4<f32>(loadB4(k, n0, K, N), loadB4(k + 1u, n0, K, N),
-                       loadB4(k + 2u, n0, K, N), loadB4(k + 3u, n0, K, N));
-    }
-    // Column i of tb·ta is Σ_kk tb[kk] · ta[i][kk] = the 4 outputs of row m0+i over this k-slice.
-    acc += tb * ta;
+  if (TRANSPOSE_B) {
+    return transpose(mat4x4<f32>(load4(false, n, k, N, K, false, true), load4(false, n + 1u, k, N, K, false, true),
+                                 load4(false, n + 2u, k, N, K, false, true), load4(false, n + 3u, k, N, K, false, true)));
   }
+  return mat4x4<f32>(load4(false, k, n, K, N, true, false), load4(false, k + 1u, n, K, N, true, false),
+                     load4(false, k + 2u, n, K, N, true, false), load4(false, k + 3u, n, K, N, true, false));
+}
 
+// The same tiles from the SHARED slab; m, n are relative to the workgroup's block, k to the slab.
+fn slabTileA(m: u32, k: u32) -> mat4x4<f32> {
+  if (TRANSPOSE_A) {
+    let w = WG_Y * TM / 4u;
+    return transpose(mat4x4<f32>(slabA[k * w + m / 4u], slabA[(k + 1u) * w + m / 4u],
+                                 slabA[(k + 2u) * w + m / 4u], slabA[(k + 3u) * w + m / 4u]));
+  }
+  return mat4x4<f32>(slabA[m * (KT / 4u) + k / 4u], slabA[(m + 1u) * (KT / 4u) + k / 4u],
+                     slabA[(m + 2u) * (KT / 4u) + k / 4u], slabA[(m + 3u) * (KT / 4u) + k / 4u]);
+}
+
+fn slabTileB(k: u32, n: u32) -> mat4x4<f32> {
+  if (TRANSPOSE_B) {
+    return transpose(mat4x4<f32>(slabB[n * (KT / 4u) + k / 4u], slabB[(n + 1u) * (KT / 4u) + k / 4u],
+                                 slabB[(n + 2u) * (KT / 4u) + k / 4u], slabB[(n + 3u) * (KT / 4u) + k / 4u]));
+  }
+  let w = WG_X * TN / 4u;
+  return mat4x4<f32>(slabB[k * w + n / 4u], slabB[(k + 1u) * w + n / 4u],
+                     slabB[(k + 2u) * w + n / 4u], slabB[(k + 3u) * w + n / 4u]);
+}
+
+fn stepTileA(m: u32, k: u32, fromSlab: bool) -> mat4x4<f32> {
+  if (fromSlab) { return slabTileA(m, k); }
+  return tileA(m, k);
+}
+
+fn stepTileB(k: u32, n: u32, fromSlab: bool) -> mat4x4<f32> {
+  if (fromSlab) { return slabTileB(k, n); }
+  return tileB(k, n);
+}
+
+// Loads this step's tiles for the block at (m, n), from global memory or (fromSlab) the SHARED slab.
+fn loadTiles(m: u32, n: u32, k: u32, fromSlab: bool) {
+  ta[0] = stepTileA(m, k, fromSlab);
+  if (TM > 4u) { ta[1] = stepTileA(m + 4u, k, fromSlab); }
+  if (TM > 8u) { ta[2] = stepTileA(m + 8u, k, fromSlab); ta[3] = stepTileA(m + 12u, k, fromSlab); }
+  if (TM > 16u) {
+    ta[4] = stepTileA(m + 16u, k, fromSlab); ta[5] = stepTileA(m + 20u, k, fromSlab);
+    ta[6] = stepTileA(m + 24u, k, fromSlab); ta[7] = stepTileA(m + 28u, k, fromSlab);
+  }
+  tb[0] = stepTileB(k, n, fromSlab);
+  if (TN > 4u) { tb[1] = stepTileB(k, n + 4u, fromSlab); }
+  if (TN > 8u) { tb[2] = stepTileB(k, n + 8u, fromSlab); tb[3] = stepTileB(k, n + 12u, fromSlab); }
+  if (TN > 16u) {
+    tb[4] = stepTileB(k, n + 16u, fromSlab); tb[5] = stepTileB(k, n + 20u, fromSlab);
+    tb[6] = stepTileB(k, n + 24u, fromSlab); tb[7] = stepTileB(k, n + 28u, fromSlab);
+  }
+}
+
+// One row of tiles: accRow[t] += tb[t] · ta (column i of tb·ta is Σ_kk tb[kk] · ta[i][kk]).
+fn multiplyRow(accRow: ptr<private, array<mat4x4<f32>, 8>>, t: mat4x4<f32>) {
+  (*accRow)[0] += tb[0] * t;
+  if (TN > 4u) { (*accRow)[1] += tb[1] * t; }
+  if (TN > 8u) { (*accRow)[2] += tb[2] * t; (*accRow)[3] += tb[3] * t; }
+  if (TN > 16u) {
+    (*accRow)[4] += tb[4] * t; (*accRow)[5] += tb[5] * t; (*accRow)[6] += tb[6] * t; (*accRow)[7] += tb[7] * t;
+  }
+}
+
+fn multiplyTiles() {
+  multiplyRow(&acc0, ta[0]);
+  if (TM > 4u) { multiplyRow(&acc1, ta[1]); }
+  if (TM > 8u) { multiplyRow(&acc2, ta[2]); multiplyRow(&acc3, ta[3]); }
+  if (TM > 16u) {
+    multiplyRow(&acc4, ta[4]); multiplyRow(&acc5, ta[5]); multiplyRow(&acc6, ta[6]); multiplyRow(&acc7, ta[7]);
+  }
+}
+
+// C[m .. m+3, n .. n+3] = f(t + bias), skipping what lies outside C.
+fn store4x4(t: mat4x4<f32>, m: u32, n: u32) {
+  let M = params.M;
+  let N = params.N;
   var bias4 = vec4<f32>(0.0);
   if (HAS_BIAS) {
     for (var j = 0u; j < 4u; j++) {
-      if (n0 + j < N) { bias4[j] = bias[n0 + j]; }
+      if (n + j < N) { bias4[j] = bias[n + j]; }
     }
   }
   for (var i = 0u; i < 4u; i++) {
-    let row = m0 + i;
+    let row = m + i;
     if (row >= M) { break; }
-    let v = activate4(ACTIVATION, acc[i] + bias4);
+    let v = activate4(ACTIVATION, t[i] + bias4);
     for (var j = 0u; j < 4u; j++) {
-      if (n0 + j < N) { c[row * N + n0 + j] = v[j]; }
+      if (n + j < N) { c[row * N + n + j] = v[j]; }
     }
+  }
+}
+
+fn storeRow(accRow: ptr<private, array<mat4x4<f32>, 8>>, m: u32, n: u32) {
+  store4x4((*accRow)[0], m, n);
+  if (TN > 4u) { store4x4((*accRow)[1], m, n + 4u); }
+  if (TN > 8u) { store4x4((*accRow)[2], m, n + 8u); store4x4((*accRow)[3], m, n + 12u); }
+  if (TN > 16u) {
+    store4x4((*accRow)[4], m, n + 16u); store4x4((*accRow)[5], m, n + 20u);
+    store4x4((*accRow)[6], m, n + 24u); store4x4((*accRow)[7], m, n + 28u);
+  }
+}
+
+fn storeTiles(m: u32, n: u32) {
+  storeRow(&acc0, m, n);
+  if (TM > 4u) { storeRow(&acc1, m + 4u, n); }
+  if (TM > 8u) { storeRow(&acc2, m + 8u, n); storeRow(&acc3, m + 12u, n); }
+  if (TM > 16u) {
+    storeRow(&acc4, m + 16u, n); storeRow(&acc5, m + 20u, n); storeRow(&acc6, m + 24u, n); storeRow(&acc7, m + 28u, n);
+  }
+}
+
+// SHARED: stage opA(A)[m0 .., k0 .. k0+KT) and opB(B)[k0 .., n0 ..) for the workgroup's block; k past K
+// reads 0 (load4 alone would clamp it when K is aligned).
+fn fillSlab(m0: u32, n0: u32, k0: u32, lid: u32) {
+  let M = params.M;
+  let N = params.N;
+  let K = params.K;
+  let count = WG_X * WG_Y;
+  let bm = WG_Y * TM;
+  let bn = WG_X * TN;
+  for (var i = lid; i < bm * KT / 4u; i += count) {
+    if (TRANSPOSE_A) {
+      let k = k0 + i / (bm / 4u);
+      slabA[i] = select(vec4<f32>(0.0), load4(true, k, m0 + 4u * (i % (bm / 4u)), K, M, true, false), k < K);
+    } else {
+      let k = k0 + 4u * (i % (KT / 4u));
+      slabA[i] = select(vec4<f32>(0.0), load4(true, m0 + i / (KT / 4u), k, M, K, false, true), k < K);
+    }
+  }
+  for (var i = lid; i < bn * KT / 4u; i += count) {
+    if (TRANSPOSE_B) {
+      let k = k0 + 4u * (i % (KT / 4u));
+      slabB[i] = select(vec4<f32>(0.0), load4(false, n0 + i / (KT / 4u), k, N, K, false, true), k < K);
+    } else {
+      let k = k0 + i / (bn / 4u);
+      slabB[i] = select(vec4<f32>(0.0), load4(false, k, n0 + 4u * (i % (bn / 4u)), K, N, true, false), k < K);
+    }
+  }
+}
+
+@compute @workgroup_size(WG_X, WG_Y, 1)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
+        @builtin(workgroup_id) wid: vec3<u32>) {
+  let K = params.K;
+  if (SHARED) {
+    // Every invocation takes part in filling the slab, even one whose block lies outside C.
+    let m0 = wid.y * WG_Y * TM;
+    let n0 = wid.x * WG_X * TN;
+    let ml = lid.y * TM;
+    let nl = lid.x * TN;
+    for (var k0 = 0u; k0 < K; k0 += KT) {
+      fillSlab(m0, n0, k0, lid.y * WG_X + lid.x);
+      workgroupBarrier();
+      for (var k = 0u; k < KT; k += 4u) {
+        loadTiles(ml, nl, k, true);
+        multiplyTiles();
+      }
+      workgroupBarrier();
+    }
+    storeTiles(m0 + ml, n0 + nl);
+  } else {
+    let m0 = gid.y * TM;
+    let n0 = gid.x * TN;
+    if (m0 >= params.M || n0 >= params.N) { return; }
+    for (var k = 0u; k < K; k += 4u) {
+      loadTiles(m0, n0, k, false);
+      multiplyTiles();
+    }
+    storeTiles(m0, n0);
   }
 }

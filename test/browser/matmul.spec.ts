@@ -1,8 +1,16 @@
-// GPU matmul (all three forms, with and without fused bias + activation) against the CPU reference.
+// GPU matmul (all three forms, with and without fused bias + activation) against the CPU reference:
+// through the public Backend.matmul, and for every kernel variant an autotuner may pick.
 import { test, expect, expectGpuMatchesCpu, type InputSpec } from './fixtures';
 
+type Shape = [number, number, number];
 // M×K×N; the odd ones leave workgroups and vec4 loads part-filled.
-const SHAPES: [number, number, number][] = [[1, 1, 1], [7, 13, 5], [64, 64, 64], [65, 129, 33], [256, 512, 128]];
+const SHAPES: Shape[] = [[1, 1, 1], [7, 13, 5], [64, 64, 64], [65, 129, 33], [256, 512, 128]];
+// Plus one without epilogue (it is orthogonal to what these add): 4-aligned rows, so the vec4 path, with
+// blocks overhanging C for the bigger variants; for the public path also a K that is not a multiple of 4
+// (for Aᵀ·B, the K tail of the aligned path, which is the same code in every variant). The variants get
+// K = 20, which needs no pipeline beyond the ones 64×64×64 compiles.
+const RAGGED: Shape = [36, 19, 44];
+const RAGGED_VARIANTS: Shape = [36, 20, 44];
 const FORMS = [
   { name: 'A·B', transposeA: false, transposeB: false },
   { name: 'Aᵀ·B', transposeA: true, transposeB: false },
@@ -14,29 +22,79 @@ const EPILOGUES = [
   { name: 'bias+sigmoid', bias: true, activation: 'sigmoid' },
   { name: 'linear', activation: 'linear' },
 ];
+// Each variant is its own set of pipelines (and the big ones take seconds to compile on SwiftShader), so
+// variants are checked with and without the fused epilogue; every epilogue goes through the public path.
+const VARIANT_EPILOGUES = [EPILOGUES[0], EPILOGUES[2]];
+// Keep in step with MATMUL_VARIANTS and DEFAULT_MATMUL_VARIANT in src/gpu/kernels/matmul.ts (checked
+// below). The default is what the public path uses (the harness turns autotuning off), so it is tested
+// there, with every epilogue.
+const VARIANTS = ['r4x4', 'r16x16', 'r32x32', 's64'];
+const DEFAULT_VARIANT = 'r16x16';
 
-// Tolerance: inputs are uniform in [-1, 1). The GPU sums K f32 products in f32 (four interleaved
-// partial sums); the CPU sums in f64 and rounds once. Rounding error of an f32 sum of K terms is
+// Tolerance: inputs are uniform in [-1, 1). The GPU sums K f32 products in f32 (each group of four
+// products, then the groups in order); the CPU sums in f64 and rounds once. Rounding error of an f32 sum of K terms is
 // typically ~sqrt(K)·u·Σ|a·b| (u = 2^-24, Σ|a·b| ≈ K/4 here), so atol = K·sqrt(K)·u allows about 4× that;
 // rtol 1e-6 covers the final rounding. Relu and sigmoid have slope ≤ 1, so the bound carries through.
 const U = 2 ** -24;
 const tol = (k: number) => ({ rtol: 1e-6, atol: Math.max(k * Math.sqrt(k) * U, 4 * U) });
 
+/** Every shape with the given epilogues, and the ragged one with the first (no epilogue). */
+function cases<E>(epilogues: E[], ragged: Shape): [Shape, E[]][] {
+  return [...SHAPES.map((shape): [Shape, E[]] => [shape, epilogues]), [ragged, epilogues.slice(0, 1)]];
+}
+
+function inputsFor(form: (typeof FORMS)[number], m: number, k: number, n: number, bias?: boolean): InputSpec[] {
+  const a = form.transposeA ? { rows: k, cols: m } : { rows: m, cols: k };
+  const b = form.transposeB ? { rows: n, cols: k } : { rows: k, cols: n };
+  const inputs: InputSpec[] = [{ ...a, seed: m * 7 + 1 }, { ...b, seed: n * 13 + 2 }];
+  if (bias) inputs.push({ rows: 1, cols: n, seed: 99 });
+  return inputs;
+}
+
+// Tests in this file are independent pages, so they may share both workers.
+test.describe.configure({ mode: 'parallel' });
+
 // One test per form: each new page pays for a device and pipeline compiles, so shapes share a page.
 for (const form of FORMS) {
   test(`matmul ${form.name}, every shape and epilogue`, async ({ gpuPage }) => {
-    for (const [m, k, n] of SHAPES) {
-      for (const ep of EPILOGUES) {
-        const a = form.transposeA ? { rows: k, cols: m } : { rows: m, cols: k };
-        const b = form.transposeB ? { rows: n, cols: k } : { rows: k, cols: n };
-        const inputs: InputSpec[] = [{ ...a, seed: m * 7 + 1 }, { ...b, seed: n * 13 + 2 }];
-        if (ep.bias) inputs.push({ rows: 1, cols: n, seed: 99 });
+    for (const [[m, k, n], epilogues] of cases(EPILOGUES, RAGGED)) {
+      for (const ep of epilogues) {
         const opts = { transposeA: form.transposeA, transposeB: form.transposeB, activation: ep.activation };
+        const inputs = inputsFor(form, m, k, n, ep.bias);
         await expectGpuMatchesCpu(gpuPage, `${form.name} ${m}×${k}×${n} ${ep.name}`, 'matmul', inputs, opts, tol(k), m * n);
       }
     }
   });
 }
+
+for (const variant of VARIANTS.filter((v) => v !== DEFAULT_VARIANT)) {
+  for (const form of FORMS) {
+    test(`matmul variant ${variant} ${form.name}, every shape, with and without bias+sigmoid`, async ({ gpuPage }) => {
+      for (const [[m, k, n], epilogues] of cases(VARIANT_EPILOGUES, RAGGED_VARIANTS)) {
+        for (const ep of epilogues) {
+          const what = `${variant} ${form.name} ${m}×${k}×${n} ${ep.name}`;
+          const opts = { transposeA: form.transposeA, transposeB: form.transposeB, activation: ep.activation as 'sigmoid' | undefined };
+          const inputs = inputsFor(form, m, k, n, ep.bias);
+          const r = await gpuPage.evaluate(({ variant, m, k, n, inputs, opts, tol }) =>
+            window.T.matmulVariant(variant, m, k, n, inputs, opts, tol), { variant, m, k, n, inputs, opts, tol: tol(k) });
+          expect(r.n, `${what}: output size`).toBe(m * n);
+          expect(r.problem, `${what}: ${r.problem ?? ''}`).toBeNull();
+        }
+      }
+    });
+  }
+}
+
+test('the variants tested here are exactly the ones an autotuner may pick, and the default', async ({ gpuPage }) => {
+  const { names, fallback } = await gpuPage.evaluate(() =>
+    ({ names: Object.keys(window.T.matmulVariants), fallback: window.T.matmulDefault }));
+  expect(names.sort()).toEqual([...VARIANTS].sort());
+  expect(fallback).toBe(DEFAULT_VARIANT);
+  // The public-path tests above stand in for the default variant only while nothing tunes.
+  const tuning = await gpuPage.evaluate(async () =>
+    ((await window.T.gpuBackend()) as unknown as { ctx: { tuner: { enabled: boolean } } }).ctx.tuner.enabled);
+  expect(tuning, 'the harness backend must not autotune').toBe(false);
+});
 
 test('matmul rejects mismatched shapes before touching the GPU', async ({ gpuPage }) => {
   const message = await gpuPage.evaluate(async () => {
