@@ -48,7 +48,7 @@ export class MatmulTuner {
   constructor(
     private readonly ctx: GpuContext,
     private readonly candidates: Readonly<Record<string, MatmulTile>>,
-    private readonly defaultName: string,
+    private readonly defaultFor: (shape: MatmulShape) => string,
     readonly enabled: boolean,
   ) {
     const agent = typeof navigator === 'undefined' ? 'unknown browser' : navigator.userAgent;
@@ -91,7 +91,7 @@ export class MatmulTuner {
 
   /** The variant to use now: the tuned one if known, else the default. Never waits. */
   variantFor(shape: MatmulShape): string {
-    return this.#choices.get(shapeClass(shape)) ?? this.defaultName;
+    return this.#choices.get(shapeClass(shape)) ?? this.defaultFor(shape);
   }
 
   tileFor(shape: MatmulShape): MatmulTile {
@@ -102,7 +102,7 @@ export class MatmulTuner {
   tune(shape: MatmulShape): Promise<string> {
     const cls = shapeClass(shape);
     const known = this.#choices.get(cls);
-    if (known || !this.enabled) return Promise.resolve(known ?? this.defaultName);
+    if (known || !this.enabled) return Promise.resolve(known ?? this.defaultFor(shape));
     let pending = this.#pending.get(cls);
     if (!pending) {
       pending = this.#time(shape).then((name) => {
@@ -125,7 +125,7 @@ export class MatmulTuner {
     const a = ctx.storage('autotune.a', m * k);
     const b = ctx.storage('autotune.b', k * n);
     const c = ctx.storage('autotune.c', m * n);
-    const best = { name: this.defaultName, ms: Infinity };
+    const best = { name: this.defaultFor(shape), ms: Infinity };
     try {
       for (const [name, tile] of Object.entries(this.candidates)) {
         const d = matmulDispatch(ctx, `autotune.${name}`, { a, b, c, m, n, k, transposeA: shape.transposeA, transposeB: shape.transposeB }, tile);

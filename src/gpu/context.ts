@@ -6,7 +6,7 @@ import { DeviceLostError, DisposedError, GpuError, GpuMemoryError } from '../err
 import type { OpenedDevice } from './device';
 import { compileShader, SHADERS, type ShaderName } from './shaders';
 import { MatmulTuner } from './autotune';
-import { DEFAULT_MATMUL_VARIANT, MATMUL_VARIANTS } from './kernels/matmul';
+import { defaultMatmulVariant, MATMUL_VARIANTS } from './kernels/matmul';
 
 /** How a binding is used by a shader: read-only storage, read-write storage or a uniform. */
 export type BindingKind = 'read' | 'storage' | 'uniform';
@@ -74,7 +74,7 @@ export class GpuContext {
     this.adapterName = opened.adapterName;
     this.bindingLimit = Math.min(this.device.limits.maxStorageBufferBindingSize, options.maxStorageBufferBindingSize ?? Infinity);
     this.memoryBudget = options.memoryBudget ?? Infinity;
-    this.tuner = new MatmulTuner(this, MATMUL_VARIANTS, DEFAULT_MATMUL_VARIANT, options.autotune ?? true);
+    this.tuner = new MatmulTuner(this, MATMUL_VARIANTS, defaultMatmulVariant, options.autotune ?? true);
     this.device.addEventListener('uncapturederror', (event) => {
       const { error } = event as GPUUncapturedErrorEvent;
       const kind = error.constructor.name.replace(/^GPU/, '');

@@ -43,6 +43,13 @@ export const MATMUL_VARIANTS: Record<string, MatmulTile> = {
  */
 export const DEFAULT_MATMUL_VARIANT = 'r16x16';
 export const DEFAULT_MATMUL_TILE: MatmulTile = MATMUL_VARIANTS[DEFAULT_MATMUL_VARIANT];
+/** Below this many outputs (M·N) the untuned default is r4x4: a 16×16 block would mostly compute padding. */
+export const SMALL_MATMUL_OUTPUTS = 128 * 128;
+
+/** The untuned choice for a shape: r4x4 for small outputs (cheap to compile, little padding), else the default. */
+export function defaultMatmulVariant(shape: { m: number; n: number }): string {
+  return shape.m * shape.n < SMALL_MATMUL_OUTPUTS ? 'r4x4' : DEFAULT_MATMUL_VARIANT;
+}
 
 const BINDINGS: BindingKind[] = ['read', 'read', 'read', 'storage', 'uniform'];
 

@@ -1,0 +1,394 @@
+// The demo page: wires the form to a training Session and draws what it reports. Every action that
+// changes the network runs through act(), one at a time, so a click never lands between the steps of
+// another (Pause alone skips the queue: it only raises the abort signal of the running fit()).
+import { InvalidArgumentError, Network, type Backend, type BackendKind } from '../src/index';
+import { adapterOf, openBackends } from './backends';
+import { LossChart, COLORS } from './chart';
+import {
+  applyPreset, applyQuery, controls, el, readBackend, readBatchSize, readDataset, readEpochs, readLearningRate, readNetConfig,
+  readNoise, readSeed, showNetConfig,
+} from './controls';
+import { DATASETS, DIGITS_SOURCE, generate2d, type Dataset, type DatasetName } from './datasets';
+import { confusion, DigitStrips, renderConfusion } from './digitsview';
+import { CLASS_RGB, DecisionMap } from './map2d';
+import { buildSpec, Session, yieldToPage, type EpochReport, type Evaluation } from './session';
+import { demoState } from './state';
+
+/** An error caused by what the user entered or loaded: shown in the page, not logged as a fault. */
+class UserError extends Error {}
+
+/** Evaluations (and redraws) run at most this often, and take at most a quarter of the time. */
+const EVAL_INTERVAL_MS = 300;
+/** …but at least this often (the first evaluation, which compiles shaders, is not typical). */
+const EVAL_MAX_INTERVAL_MS = 1500;
+
+const backends = new Map<BackendKind, Backend>();
+const chart = new LossChart(el('chart'), 290);
+const strips = new DigitStrips(el('digit-strip'), el('digit-mistakes'), 20, 10);
+let data: Dataset | undefined;
+let map: DecisionMap | undefined;
+let session: Session | undefined;
+let lastEval = { at: 0, ms: 0 };
+let chain: Promise<void> = Promise.resolve();
+
+window.demoState = demoState;
+window.demoProbe = async (rows = 16) => {
+  if (!session || !data) return [];
+  const n = Math.min(rows, data.test.rows) * data.inputSize;
+  return Array.from(await session.net.predict(data.test.x.subarray(0, n)));
+};
+
+function act(what: () => Promise<void>): Promise<void> {
+  chain = chain.then(what).catch(showError).finally(updateButtons);
+  return chain;
+}
+
+function setStatus(text: string, status?: typeof demoState.status): void {
+  const s = el('status');
+  s.textContent = text;
+  s.classList.toggle('error', status === 'error');
+  if (status) demoState.status = status;
+}
+
+function showError(e: unknown): void {
+  const message = e instanceof Error ? `${e.name === 'Error' ? '' : `${e.name}: `}${e.message}` : String(e);
+  if (!(e instanceof UserError)) console.error(e); // a fault of the page or the library: make it loud
+  demoState.error = message;
+  setStatus(message, 'error');
+}
+
+function updateButtons(): void {
+  const training = session?.training ?? false;
+  controls.start.disabled = !session || training;
+  controls.pause.disabled = !training;
+  controls.reset.disabled = !session;
+  controls.save.disabled = !session;
+  controls.load.disabled = !data;
+}
+
+const fmt = (v: number | null, digits = 4) => (v === null ? '–' : v < 1e-3 ? v.toExponential(2) : v.toPrecision(digits));
+const pct = (v: number | null) => (v === null ? '–' : `${(v * 100).toFixed(1)} %`);
+const rate = (v: number | null) => (v === null ? '–' : v >= 1e4 ? `${(v / 1000).toFixed(0)}k` : v >= 100 ? v.toFixed(0) : v.toFixed(1));
+
+function showStats(): void {
+  const s = demoState;
+  el('stat-epoch').textContent = String(s.epoch);
+  el('stat-train-loss').textContent = fmt(s.trainLoss);
+  el('stat-test-loss').textContent = fmt(s.testLoss);
+  el('stat-train-acc').textContent = pct(s.trainAcc);
+  el('stat-test-acc').textContent = pct(s.testAcc);
+  el('stat-steps').textContent = rate(s.stepsPerSec);
+  el('stat-samples').textContent = rate(s.samplesPerSec);
+}
+
+// ---- backends -------------------------------------------------------------------------------------
+
+/** Opens the backends (see backends.ts); without WebGPU, shows the banner and selects the CPU. */
+async function setUpBackends(): Promise<void> {
+  const opened = await openBackends(location.search, (e) => showError(e));
+  for (const [kind, backend] of opened.backends) backends.set(kind, backend);
+  const reason = opened.webgpuUnavailable;
+  demoState.webgpuUnavailable = reason;
+  const webgpuOption = controls.backend.querySelector<HTMLOptionElement>('option[value="webgpu"]')!;
+  if (reason !== null) {
+    const banner = el('webgpu-banner');
+    banner.replaceChildren(
+      Object.assign(document.createElement('b'), { textContent: 'WebGPU is not available here: ' }),
+      `${reason}. Training runs on the CPU backend instead (the same network API in plain JavaScript, slower). `
+      + 'WebGPU needs Chrome or Edge 113+ (or another browser with WebGPU enabled) and a secure context (https or localhost).',
+    );
+    banner.hidden = false;
+    webgpuOption.disabled = true;
+    webgpuOption.textContent = 'WebGPU (unavailable)';
+    controls.backend.value = 'cpu';
+  }
+  showDevice();
+}
+
+/** Names the backend the network is on (or will be, before there is one) in the header. */
+function showDevice(): void {
+  const kind = session?.backend.kind ?? readBackend();
+  const gpu = backends.get('webgpu');
+  const adapter = gpu ? adapterOf(gpu) : '';
+  // SwiftShader is Chromium's software GPU: WebGPU works, but its shaders run on the CPU.
+  const software = /swiftshader/i.test(adapter) ? ' (a software GPU)' : '';
+  el('device').textContent = kind === 'webgpu' && gpu
+    ? `Backend: WebGPU · ${adapter}${software}`
+    : `Backend: CPU (JavaScript)${demoState.webgpuUnavailable ? ' · WebGPU unavailable' : ''}`;
+  demoState.backend = kind;
+}
+
+// ---- data and network -----------------------------------------------------------------------------
+
+async function loadData(): Promise<void> {
+  const name = readDataset();
+  const seed = readSeed();
+  el('noise-row').hidden = name === 'digits';
+  if (name === 'digits') {
+    setStatus('Loading 10,000 handwritten digits (about 20 MB, once)…', 'loading');
+    const { loadDigits } = await import('./digits'); // the digits' code and data load only now
+    data = await loadDigits(seed);
+  } else {
+    data = generate2d(name, readNoise(), seed);
+  }
+  demoState.dataset = name;
+  const is2d = data.kind === '2d';
+  el('view-2d').hidden = !is2d;
+  el('view-digits').hidden = is2d;
+  el('strips').hidden = is2d;
+  el('train-acc-label').textContent = is2d ? 'Train accuracy' : 'Train acc. (2,000)';
+  map = is2d ? new DecisionMap(el<HTMLCanvasElement>('map'), data.extent) : undefined;
+  if (is2d) {
+    el('map-legend').innerHTML = CLASS_RGB.slice(0, data.classes)
+      .map(([r, g, b], k) => `<i style="background: rgb(${r} ${g} ${b})"></i>class ${k}`).join('')
+      + '<span style="margin-left: 14px">● train · ○ test</span>';
+  } else {
+    strips.reset(data.test);
+    el('confusion').replaceChildren();
+  }
+  el('data-note').textContent = `${DATASETS[name].label}: ${data.train.rows.toLocaleString('en')} training and `
+    + `${data.test.rows.toLocaleString('en')} test samples (no overlap), one-hot targets, ${data.classes} sigmoid outputs.`;
+}
+
+/** A fresh network from the form's settings on the chosen backend (the previous one is discarded). */
+async function rebuild(): Promise<void> {
+  await session?.pause();
+  if (!data) return;
+  const config = readNetConfig();
+  if (typeof config === 'string') {
+    if (session && session.data !== data) {
+      session.destroy(); // it was trained on other data: nothing left to show or resume
+      session = undefined;
+    }
+    throw new UserError(config);
+  }
+  const net = new Network(backends.get(readBackend())!, buildSpec(config, data));
+  adopt(net);
+  if (net.backend.kind === 'webgpu') setStatus('Building the network (the first time, WebGPU compiles, and may tune, its kernels)…', 'loading');
+  await refresh();
+  setStatus(`Ready: ${describeNet()}. Press Start.`, 'ready');
+}
+
+function adopt(net: Network): void {
+  session?.destroy();
+  session = new Session(net, data!, map?.grid ?? null);
+  chart.clear();
+  Object.assign(demoState, {
+    epoch: 0, steps: 0, trainLoss: null, testLoss: null, trainAcc: null, testAcc: null, stepsPerSec: null,
+    samplesPerSec: null, lossHistory: [], error: null,
+  });
+  controls.summary.textContent = describeNet();
+  showDevice();
+  showStats();
+}
+
+function describeNet(): string {
+  if (!session) return '';
+  const net = session.net;
+  const sizes = [net.inputSize, ...net.layers.map((l) => l.units)].join('→');
+  const params = net.layers.reduce((sum, l, i) => sum + ((i === 0 ? net.inputSize : net.layers[i - 1].units) + 1) * l.units, 0);
+  return `${sizes} (${params.toLocaleString('en')} weights), ${net.optimizer.type} on ${net.backend.kind === 'webgpu' ? 'WebGPU' : 'the CPU'}`;
+}
+
+// ---- views ----------------------------------------------------------------------------------------
+
+/** Evaluates the network and redraws the views from it. */
+async function refresh(): Promise<Evaluation> {
+  const ev = await session!.evaluate();
+  lastEval = { at: performance.now(), ms: ev.ms };
+  Object.assign(demoState, { trainAcc: ev.trainAcc, testAcc: ev.testAcc, testLoss: ev.testLoss });
+  if (map && data) map.draw(ev.gridOutputs, data.classes, data.train, data.test);
+  if (data?.kind === 'digits') {
+    renderConfusion(el('confusion'), confusion(ev.testOutputs, data.test, data.classes));
+    strips.update(data.test, ev.testOutputs);
+  }
+  demoState.evaluations++;
+  showStats();
+  return ev;
+}
+
+async function onEpoch(r: EpochReport): Promise<void> {
+  Object.assign(demoState, { epoch: r.epoch, steps: session!.steps, stepsPerSec: r.stepsPerSec, samplesPerSec: r.samplesPerSec });
+  if (r.complete) {
+    demoState.trainLoss = r.loss;
+    demoState.lossHistory.push(r.loss);
+    chart.push(r.epoch, r.loss, null, null);
+  }
+  if (performance.now() - lastEval.at >= Math.min(EVAL_MAX_INTERVAL_MS, Math.max(EVAL_INTERVAL_MS, 3 * lastEval.ms))) {
+    const ev = await refresh();
+    if (r.complete) chart.setLatestTest(ev.testLoss, ev.testAcc);
+    await yieldToPage(); // let the page paint
+  }
+  showStats();
+}
+
+// ---- actions --------------------------------------------------------------------------------------
+
+function start(): void {
+  if (!session || session.training || !data) return;
+  const batch = readBatchSize();
+  const epochs = readEpochs();
+  if (batch === null || epochs === null) return showError(new UserError('Batch size and epochs must be whole numbers above 0.'));
+  const batchSize = Math.min(batch, data.train.rows);
+  const untilEpoch = session.epoch >= epochs ? session.epoch + epochs : epochs;
+  let lastComplete = true;
+  const s = session;
+  setStatus(`Training ${describeNet()}, batch ${batchSize}, up to epoch ${untilEpoch}…`, 'training');
+  demoState.error = null;
+  void s.start({
+    batchSize,
+    untilEpoch,
+    onEpoch: async (r) => {
+      lastComplete = r.complete;
+      await onEpoch(r);
+    },
+    onStop: async (error) => {
+      try {
+        if (error) throw error;
+        const ev = await refresh();
+        if (lastComplete) chart.setLatestTest(ev.testLoss, ev.testAcc);
+        const done = s.epoch >= untilEpoch;
+        setStatus(`${done ? 'Done' : 'Paused'} after ${s.epoch} epochs (${s.steps.toLocaleString('en')} steps): `
+          + `test accuracy ${pct(ev.testAcc)}.${done ? ' Start trains further.' : ' Start resumes.'}`, done ? 'done' : 'paused');
+      } catch (e) {
+        showError(e);
+      }
+    },
+  }).then(updateButtons);
+  updateButtons();
+}
+
+/** Runs `f` with training paused, then resumes it if it was running. */
+async function whilePaused(f: () => Promise<void>): Promise<void> {
+  const wasTraining = session?.training ?? false;
+  await session?.pause();
+  await f();
+  if (wasTraining) start();
+}
+
+async function save(): Promise<void> {
+  if (!session) return;
+  const json = await session.toJSON();
+  const name = `webgpu-backprop-${demoState.dataset}-${session.net.layers.map((l) => l.units).join('x')}-epoch${session.epoch}.json`;
+  const url = URL.createObjectURL(new Blob([JSON.stringify(json)], { type: 'application/json' }));
+  const a = Object.assign(document.createElement('a'), { href: url, download: name });
+  a.click();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+  if (!session.training) setStatus(`Saved ${name}.`);
+}
+
+/** Which data set a saved network fits: by its input size and number of outputs. */
+function datasetFor(inputSize: unknown, outputs: unknown): DatasetName | null {
+  const current = readDataset();
+  const fits = (n: DatasetName) => DATASETS[n].inputSize === inputSize && DATASETS[n].classes === outputs;
+  if (fits(current)) return current;
+  return (Object.keys(DATASETS) as DatasetName[]).find(fits) ?? null;
+}
+
+async function load(file: File): Promise<void> {
+  let json: { inputSize?: unknown; layers?: { units: number; activation: string }[]; optimizer?: { type: string; learningRate: number }; seed?: number };
+  try {
+    json = JSON.parse(await file.text());
+  } catch (e) {
+    throw new UserError(`${file.name} is not JSON: ${(e as Error).message}`);
+  }
+  const layers = Array.isArray(json.layers) ? json.layers : [];
+  const name = datasetFor(json.inputSize, layers[layers.length - 1]?.units);
+  if (!name) {
+    throw new UserError(`${file.name} does not fit any data set here: it has ${String(json.inputSize)} inputs and `
+      + `${String(layers[layers.length - 1]?.units)} outputs (2→2 for XOR and circles, 2→3 for the spiral, 784→10 for digits).`);
+  }
+  await session?.pause();
+  let net: Network;
+  try {
+    net = Network.fromJSON(backends.get(readBackend())!, json);
+  } catch (e) {
+    if (e instanceof InvalidArgumentError) throw new UserError(`${file.name}: ${e.message}`);
+    throw e;
+  }
+  showNetConfig({
+    hidden: net.layers.slice(0, -1).map((l) => l.units),
+    activation: net.layers[0].activation,
+    optimizer: net.optimizer.type,
+    learningRate: net.optimizer.learningRate,
+    seed: net.seed,
+  });
+  if (name !== readDataset()) controls.dataset.value = name;
+  try {
+    await loadData(); // the seed may have changed the data
+  } catch (e) {
+    net.destroy();
+    throw e;
+  }
+  adopt(net);
+  await refresh();
+  demoState.loads++;
+  demoState.loadedFrom = file.name;
+  setStatus(`Loaded ${file.name}: ${describeNet()}. Start trains it further.`, 'ready');
+}
+
+// ---- wiring ---------------------------------------------------------------------------------------
+
+const rebuildOnChange = (input: HTMLElement, reload: boolean) =>
+  input.addEventListener('change', () => act(async () => {
+    await session?.pause();
+    if (reload) await loadData();
+    await rebuild();
+  }));
+
+controls.dataset.addEventListener('change', () => {
+  applyPreset(readDataset());
+  void act(async () => {
+    await session?.pause();
+    await loadData();
+    await rebuild();
+  });
+});
+controls.noise.addEventListener('input', () => (controls.noiseValue.textContent = readNoise().toFixed(2)));
+rebuildOnChange(controls.noise, true);
+rebuildOnChange(controls.seed, true);
+rebuildOnChange(controls.hidden, false);
+rebuildOnChange(controls.activation, false);
+rebuildOnChange(controls.optimizer, false);
+controls.learningRate.addEventListener('input', () => {
+  const lr = readLearningRate();
+  if (lr !== null && session) session.net.setLearningRate(lr); // applies from the next step, even mid-run
+});
+for (const input of [controls.batchSize, controls.epochs]) {
+  input.addEventListener('change', () => act(() => whilePaused(async () => {})));
+}
+controls.backend.addEventListener('change', () => act(async () => {
+  const target = backends.get(readBackend())!;
+  if (!session || session.backend === target) return;
+  await whilePaused(async () => {
+    await session!.moveTo(target);
+    showDevice();
+    controls.summary.textContent = describeNet();
+    setStatus(`Moved the network to ${target.kind === 'webgpu' ? 'WebGPU' : 'the CPU'} with its weights and optimizer state.`);
+  });
+}));
+controls.start.addEventListener('click', () => act(async () => start()));
+controls.pause.addEventListener('click', () => void session?.pause());
+controls.reset.addEventListener('click', () => act(rebuild));
+controls.save.addEventListener('click', () => act(save));
+controls.load.addEventListener('click', () => controls.loadFile.click());
+controls.loadFile.addEventListener('change', () => {
+  const file = controls.loadFile.files?.[0];
+  controls.loadFile.value = ''; // the same file may be loaded again
+  if (file) void act(() => load(file));
+});
+el('controls').addEventListener('submit', (e) => e.preventDefault());
+
+el('sources').innerHTML = `Data: the 2-D sets are generated in the page from the seed. Digits: ${DIGITS_SOURCE}, `
+  + 'loaded only when chosen and split 80/20 per digit into training and test images. '
+  + `Chart: <a href="https://github.com/leeoniya/uPlot">uPlot</a>. Library: webgpu-backprop (MIT). `
+  + `Loss chart colours: <span style="color:${COLORS.train}">train</span>, <span style="color:${COLORS.test}">test</span>.`;
+
+updateButtons();
+void act(async () => {
+  applyQuery(location.search);
+  await setUpBackends();
+  await loadData();
+  await rebuild();
+  demoState.ready = true;
+});
