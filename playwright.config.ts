@@ -21,7 +21,8 @@ export default defineConfig({
   webServer: {
     command: `npx vite --mode test --port ${PORT} --strictPort --host 127.0.0.1`,
     url: `http://127.0.0.1:${PORT}/test/browser/harness.html`,
-    reuseExistingServer: !process.env.CI,
+    // Never reuse a server already on the port: it may serve another checkout's (or an older) code.
+    reuseExistingServer: false,
     timeout: 60_000,
   },
 });

@@ -30,6 +30,7 @@ export default defineConfig(({ mode }) => {
   }
   return {
     root: resolve(here, 'demo'),
+    base: './', // the built demo works from any folder of any static server
     server,
     preview: server,
     build: {

@@ -292,8 +292,10 @@ export class Network {
             epoch--;
             continue;
           }
-          if (result.steps === 0) {
-            this.#snapshot = result.snapshot;
+          if (signal?.aborted && result.steps < Math.ceil(rows / batchSize)) {
+            // Stopped mid-epoch: the steps taken stay (and the snapshot says so), but a partial epoch's
+            // loss is not an epoch's loss, so it is neither reported nor returned.
+            if (Number.isFinite(result.loss) || result.steps === 0) this.#snapshot = result.snapshot;
             break;
           }
           if (!Number.isFinite(result.loss)) {

@@ -27,6 +27,7 @@ export class CpuTrainer implements Trainer {
   private layers: Layer[];
   private optimizer: OptimizerConfig;
   private step = 0;
+  private lastYield = performance.now();
 
   constructor(private readonly init: TrainerInit) {
     this.optimizer = { ...init.optimizer };
@@ -148,7 +149,6 @@ export class CpuTrainer implements Trainer {
         let sse = 0;
         let steps = 0;
         let seen = 0;
-        let lastYield = performance.now();
         for (let start = 0; start < rows; start += batchSize) {
           if (shouldStop()) break;
           const n = Math.min(batchSize, rows - start);
@@ -163,9 +163,10 @@ export class CpuTrainer implements Trainer {
           sse += this.stepOn(bx, by, n);
           steps++;
           seen += n;
-          if (performance.now() - lastYield > 30) {
+          // The clock runs across epochs, so many short epochs still give the page a turn.
+          if (performance.now() - this.lastYield > 30) {
             await yieldToEventLoop();
-            lastYield = performance.now();
+            this.lastYield = performance.now();
           }
         }
         return { loss: seen === 0 ? NaN : sse / (seen * out), steps, snapshot: this.copy() };
