@@ -26,7 +26,14 @@ export default defineConfig(({ mode }) => {
   if (mode === 'test') {
     // No HMR or file watching: a file written mid-run (test-results/, a helper's edit) must never reload
     // a page that a test is driving.
-    return { root: here, server: { ...server, hmr: false, watch: null }, logLevel: 'warn' };
+    // Dependencies a page imports later (dynamically) are pre-bundled up front: discovering one mid-run
+    // makes Vite re-optimise and invalidate the modules a test page has already loaded.
+    return {
+      root: here,
+      server: { ...server, hmr: false, watch: null },
+      optimizeDeps: { include: ['fast-check', 'uplot'] },
+      logLevel: 'warn',
+    };
   }
   return {
     root: resolve(here, 'demo'),
