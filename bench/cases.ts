@@ -141,7 +141,9 @@ function fitCase(sizes: number[], batch: number, steps: number, quick: boolean):
 }
 
 /** Steps per timed fit() call, by case id: more steps amortise the data upload and epoch readback. */
-const FIT_STEPS: Record<string, number> = { 'fit-784-256-10': 8, 'fit-784-1024-1024-10': 4, 'fit-4096-4096-4096-10': 2 };
+const FIT_STEPS: Record<string, number> = {
+  'fit-784-256-10': 8, 'fit-784-256-64-10': 8, 'fit-784-1024-1024-10': 4, 'fit-4096-4096-4096-10': 2,
+};
 
 export function allCases(): BenchCase[] {
   return [
@@ -149,6 +151,7 @@ export function allCases(): BenchCase[] {
     ...(['A·B', 'Aᵀ·B', 'A·Bᵀ'] as const).map((f) => matmulCase(256, 1024, 1024, f, false)),
     ...[256, 1024, 4096].map((w) => layerCase(w, 256, w === 256)),
     fitCase([784, 256, 10], 256, FIT_STEPS['fit-784-256-10'], true),
+    fitCase([784, 256, 64, 10], 128, FIT_STEPS['fit-784-256-64-10'], false),
     fitCase([784, 1024, 1024, 10], 256, FIT_STEPS['fit-784-1024-1024-10'], false),
     fitCase([4096, 4096, 4096, 10], 256, FIT_STEPS['fit-4096-4096-4096-10'], false),
   ];
