@@ -5,6 +5,7 @@ import * as WB from '../../src/index';
 import type { Backend, Matrix } from '../../src/index';
 import { allclose, type Tolerance } from '../allclose';
 import { compileShader } from '../../src/gpu/shaders';
+import { backendProperty, networkProperty } from './property';
 import type { GpuBackend, GpuMatrix } from '../../src/gpu/backend';
 import { DEFAULT_MATMUL_VARIANT, matmulDispatch, MATMUL_VARIANTS, type MatmulTile } from '../../src/gpu/kernels/matmul';
 
@@ -217,6 +218,7 @@ function accuracy(pred: Float32Array, labels: Uint32Array, classes: number): num
 
 const T = {
   rand,
+  properties: { backendProperty, networkProperty },
   allclose,
   spiral,
   accuracy,
