@@ -3,6 +3,7 @@
 // sigmoid outputs) and a train/test split that shares no sample. Generation is seeded, so a seed in the
 // page always gives the same points. The digits are loaded lazily by digits.ts; this module only knows
 // their shape.
+import { mulberry32 } from '../src/random';
 
 export type DatasetName = 'xor' | 'spiral' | 'circles' | 'digits';
 
@@ -43,17 +44,8 @@ export const DIGIT_SIZE = 28;
 const POINTS_2D = 800;
 const TEST_SHARE_2D = 0.25;
 
-/** mulberry32: a small seeded generator of uniform numbers in [0, 1). */
-export function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A seeded generator of uniform numbers in [0, 1): the library's own mulberry32. */
+export const rng = mulberry32;
 
 /** A standard normal sample (Box–Muller). */
 function gauss(rand: () => number): number {

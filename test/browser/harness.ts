@@ -5,6 +5,7 @@ import * as WB from '../../src/index';
 import type { Backend, Matrix } from '../../src/index';
 import { allclose, type Tolerance } from '../allclose';
 import { compileShader } from '../../src/gpu/shaders';
+import { mulberry32 } from '../../src/random';
 import { backendProperty, networkProperty } from './property';
 import type { GpuBackend, GpuMatrix } from '../../src/gpu/backend';
 import { DEFAULT_MATMUL_VARIANT, matmulDispatch, MATMUL_VARIANTS, type MatmulTile } from '../../src/gpu/kernels/matmul';
@@ -36,18 +37,10 @@ if (typeof GPUDevice !== 'undefined') {
   };
 }
 
-/** Deterministic uniform values in [lo, hi) (mulberry32). */
+/** Deterministic uniform values in [lo, hi) (the library's mulberry32). */
 function rand(n: number, seed: number, lo = -1, hi = 1): Float32Array {
-  let s = seed >>> 0;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out[i] = lo + (hi - lo) * (((t ^ (t >>> 14)) >>> 0) / 4294967296);
-  }
-  return out;
+  const next = mulberry32(seed);
+  return Float32Array.from({ length: n }, () => lo + (hi - lo) * next());
 }
 
 export interface InputSpec { rows: number; cols: number; seed: number; lo?: number; hi?: number }

@@ -3,6 +3,7 @@
 // compared with a central difference of the loss. The loss for the finite differences is computed by an
 // independent f64 forward pass written below in plain loops, so the difference quotient is not drowned in
 // f32 rounding and the comparison can be tight.
+import { mulberry32 } from '../../src/random';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createBackend, type Activation, type Backend, type Matrix } from '../../src/index';
 import { allclose } from '../allclose';
@@ -12,17 +13,8 @@ const HIDDEN = 4;
 const OUT = 2;
 const BATCH = 5;
 
-/** Mulberry32: a tiny deterministic PRNG, so every run checks the same network. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A deterministic PRNG (the library's mulberry32), so every run checks the same network. */
+const rng = mulberry32;
 
 const uniform = (next: () => number, n: number, lo: number, hi: number) =>
   Float32Array.from({ length: n }, () => lo + (hi - lo) * next());
