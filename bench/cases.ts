@@ -216,7 +216,7 @@ export function selectCases(config: BenchConfig): BenchCase[] {
 }
 
 export const DEFAULT_CONFIG: BenchConfig = {
-  quick: false, backends: ['webgpu', 'cpu'], warmup: 1, reps: 5, minReps: 3, caseBudgetMs: 20_000, cpuSkipSeconds: 30,
+  quick: false, backends: ['webgpu', 'cpu'], warmup: 1, reps: 5, minReps: 3, caseBudgetMs: 20_000, cpuSkipSeconds: 30, autotune: true,
 };
 
 /** Runs the selected cases on the selected backends; `progress` hears about each case as it starts. */
@@ -228,7 +228,7 @@ export async function runBenchmark(
   const backends: Backend[] = [];
   let gpuInfo: BenchMeta['adapter'];
   for (const kind of config.backends) {
-    const b = await createBackend(kind);
+    const b = await createBackend(kind, kind === 'webgpu' ? { autotune: config.autotune } : {});
     backends.push(b);
     if (b instanceof GpuBackend) {
       const l = b.ctx.limits;

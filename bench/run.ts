@@ -21,11 +21,12 @@ const { values: args } = parseArgs({
     backends: { type: 'string', default: 'webgpu,cpu' },
     out: { type: 'string', default: resolve(root, 'bench/results') },
     reps: { type: 'string' },
+    'no-autotune': { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
 });
 if (args.help) {
-  console.log('usage: npm run bench -- [--quick] [--cases <id substrings, comma-separated>] [--backends webgpu,cpu] [--out <dir>] [--reps N]');
+  console.log('usage: npm run bench -- [--quick] [--cases <id substrings, comma-separated>] [--backends webgpu,cpu] [--out <dir>] [--reps N] [--no-autotune]');
   process.exit(0);
 }
 const backends = args.backends!.split(',').map((b) => b.trim());
@@ -39,6 +40,7 @@ const config: Partial<BenchConfig> = {
   quick: args.quick,
   cases: args.cases,
   backends: backends as BenchConfig['backends'],
+  autotune: !args['no-autotune'],
   ...(args.quick ? { reps: 3, caseBudgetMs: 5_000 } : {}),
   ...(args.reps ? { reps: Number(args.reps), minReps: Math.min(3, Number(args.reps)) } : {}),
 };

@@ -10,6 +10,8 @@ export interface BenchConfig {
   minReps: number;
   caseBudgetMs: number;
   cpuSkipSeconds: number;
+  /** Let the WebGPU backend time matmul variants per shape class (default true). */
+  autotune: boolean;
 }
 
 export interface Stats { median: number; min: number; max: number; runs: number }
