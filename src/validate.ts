@@ -21,11 +21,6 @@ export function checkActivation(op: string, arg: string, value: unknown): Activa
   return value as Activation;
 }
 
-export function checkFiniteNumber(op: string, arg: string, value: unknown, rule = 'expected a finite number'): number {
-  if (typeof value !== 'number' || !Number.isFinite(value)) fail(op, arg, value, rule);
-  return value;
-}
-
 export function checkLearningRate(op: string, arg: string, value: unknown): number {
   if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
     fail(op, arg, value, 'expected a finite number > 0');

@@ -21,12 +21,3 @@ export function allclose(actual: ArrayLike<number>, expected: ArrayLike<number>,
   const e = expected[worst];
   return `element ${worst} of ${actual.length}: ${a} vs expected ${e} (|diff| ${Math.abs(a - e).toExponential(3)} > atol ${tol.atol} + rtol ${tol.rtol}·|expected|)`;
 }
-
-/** Largest |actual - expected| / max(|expected|, floor): for reporting, not for asserting. */
-export function maxRelError(actual: ArrayLike<number>, expected: ArrayLike<number>, floor = 1e-12): number {
-  let worst = 0;
-  for (let i = 0; i < actual.length; i++) {
-    worst = Math.max(worst, Math.abs(actual[i] - expected[i]) / Math.max(Math.abs(expected[i]), floor));
-  }
-  return worst;
-}
