@@ -128,7 +128,14 @@ function fitCase(sizes: number[], batch: number, steps: number, quick: boolean):
       const x = random(rows * sizes[0], 7);
       const y = random(rows * sizes[sizes.length - 1], 8);
       const trainer = trainerOf(net);
+      // The matmuls of a step, as the network tunes them on first use: forward, dW, and dX but for layer 0.
+      const shapes = sizes.slice(1).flatMap((out, l) => [
+        { m: batch, k: sizes[l], n: out },
+        { m: sizes[l], k: batch, n: out, transposeA: true },
+        ...(l > 0 ? [{ m: batch, k: out, n: sizes[l], transposeB: true }] : []),
+      ]);
       return {
+        variant: await tuned(backend, shapes),
         // One epoch of `steps` steps; the timer's run is divided by `steps` (see runCase).
         run: async () => { await net.fit(x, y, { epochs: 1, batchSize: batch }); },
         split: trainer instanceof GpuTrainer
@@ -185,7 +192,7 @@ async function runCase(c: BenchCase, backend: Backend, config: BenchConfig, cpuG
       times.push((performance.now() - t0) / perRun);
     }
     const s = stats(times);
-    const result: CaseResult = { ...base, ms: s, gflops: c.flops / (s.median * 1e6), variant: variant ?? (c.group === 'fit' && backend.kind === 'webgpu' ? 'autotuned per layer' : undefined) };
+    const result: CaseResult = { ...base, ms: s, gflops: c.flops / (s.median * 1e6), variant };
     if (c.samples) result.samplesPerSecond = c.samples / (s.median / 1000);
     if (c.group === 'fit') {
       const phases = split ? await split() : undefined;

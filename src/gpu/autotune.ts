@@ -2,7 +2,7 @@
 // the tuner times every candidate variant on this device and keeps the fastest. Choices are cached in
 // memory and in localStorage under the adapter's name and the browser's user agent; an entry that does
 // not parse, was made on another adapter or browser, or names a variant that no longer exists is ignored.
-import type { GpuContext } from './context';
+import { dispatchResources, type GpuContext } from './context';
 import { matmulDispatch, type MatmulTile } from './kernels/matmul';
 
 export interface MatmulShape { m: number; k: number; n: number; transposeA?: boolean; transposeB?: boolean }
@@ -139,7 +139,7 @@ export class MatmulTuner {
           }
           if (fastest < best.ms) Object.assign(best, { name, ms: fastest });
         } finally {
-          ctx.destroyBuffer(d.uniform);
+          for (const r of dispatchResources(d)) ctx.release(r);
         }
       }
     } finally {

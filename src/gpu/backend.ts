@@ -4,7 +4,7 @@
 import type { Activation, Backend, BackendLimits, BackendOptions, MatmulOptions, Matrix } from '../types';
 import { BaseMatrix, ownMatrix } from '../matrix';
 import { checkActivation, checkLearningRate, checkMatrixData, checkPositiveInt, checkSameShape, matmulShape } from '../validate';
-import { GpuContext, type Dispatch } from './context';
+import { dispatchResources, GpuContext, type Dispatch } from './context';
 import { DeviceLostError } from '../errors';
 import { openDevice } from './device';
 import { activationBackwardDispatch, activationDispatch } from './kernels/activation';
@@ -88,10 +88,10 @@ export class GpuBackend implements Backend {
     return new GpuMatrix(this, rows, cols, buffer);
   }
 
-  /** Submits the dispatches, then frees their uniform buffers (the queue keeps them alive until done). */
+  /** Submits the dispatches, then frees what they own (the queue keeps it alive until done). */
   private run(label: string, dispatches: Dispatch[]): void {
     this.ctx.submit(label, dispatches);
-    for (const d of dispatches) this.ctx.destroyBuffer(d.uniform);
+    for (const r of dispatches.flatMap(dispatchResources)) this.ctx.release(r);
   }
 
   matrix(rows: number, cols: number, data?: Float32Array): Matrix {

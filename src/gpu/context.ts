@@ -4,12 +4,18 @@
 // It records no work itself: kernels build Dispatches, and whoever owns an encoder submits them.
 import { DeviceLostError, DisposedError, GpuError, GpuMemoryError } from '../errors';
 import type { OpenedDevice } from './device';
-import { compileShader, SHADERS, type ShaderName } from './shaders';
+import { compileShader, SHADERS, SUBGROUP_SHADERS, type ShaderName } from './shaders';
 import { MatmulTuner } from './autotune';
-import { defaultMatmulVariant, MATMUL_VARIANTS } from './kernels/matmul';
+import { defaultMatmulVariant, MATMUL_VARIANTS, SUBGROUP_WIDTH, type MatmulTile } from './kernels/matmul';
 
-/** How a binding is used by a shader: read-only storage, read-write storage or a uniform. */
-export type BindingKind = 'read' | 'storage' | 'uniform';
+/**
+ * How a binding is used by a shader: read-only storage, read-write storage, a uniform, a sampled
+ * texture_2d<f32> (read with textureLoad), or a write-only rgba32float storage texture.
+ */
+export type BindingKind = 'read' | 'storage' | 'uniform' | 'texture' | 'storage-texture';
+
+/** What a dispatch owns and its owner frees with it. */
+export type GpuResource = GPUBuffer | GPUTexture;
 
 /** One recorded compute dispatch: everything needed to encode it again and again without allocating. */
 export interface Dispatch {
@@ -19,9 +25,19 @@ export interface Dispatch {
   workgroups: [number, number, number];
   /** Uniform buffer holding this dispatch's parameters (owned by whoever owns the dispatch). */
   uniform: GPUBuffer;
+  /** A dispatch that must run right before this one (a matmul packing B into `texture`). */
+  prologue?: Dispatch;
+  /** A texture only this dispatch (and its prologue) uses, owned like `uniform`. */
+  texture?: GPUTexture;
+}
+
+/** Everything a dispatch owns: free these when the dispatch is dropped. */
+export function dispatchResources(d: Dispatch): GpuResource[] {
+  return [d.uniform, ...(d.texture ? [d.texture] : []), ...(d.prologue ? dispatchResources(d.prologue) : [])];
 }
 
 export function encodeDispatch(pass: GPUComputePassEncoder, d: Dispatch): void {
+  if (d.prologue) encodeDispatch(pass, d.prologue);
   pass.setPipeline(d.pipeline);
   pass.setBindGroup(0, d.bindGroup);
   pass.dispatchWorkgroups(d.workgroups[0], d.workgroups[1], d.workgroups[2]);
@@ -52,6 +68,9 @@ export class GpuContext {
   readonly device: GPUDevice;
   readonly adapterName: string;
   readonly buffers = new Set<GPUBuffer>();
+  readonly textures = new Set<GPUTexture>();
+  /** Whether matmul_sg.wgsl runs here: 'subgroups' with subgroups exactly SUBGROUP_WIDTH wide. */
+  readonly subgroupMatmul: boolean;
   #modules = new Map<ShaderName, GPUShaderModule>();
   #layouts = new Map<string, GPUBindGroupLayout>();
   #pipelines = new Map<string, GPUComputePipeline>();
@@ -59,7 +78,7 @@ export class GpuContext {
   #pending: Error[] = [];
   #lost?: DeviceLostError;
   #destroyed = false;
-  #sizes = new Map<GPUBuffer, number>();
+  #sizes = new Map<GpuResource, number>();
   #bytesInUse = 0;
   /** Allocations whose out-of-memory error scope has not been looked at yet. */
   #allocationChecks: Promise<GpuMemoryError | undefined>[] = [];
@@ -74,7 +93,9 @@ export class GpuContext {
     this.adapterName = opened.adapterName;
     this.bindingLimit = Math.min(this.device.limits.maxStorageBufferBindingSize, options.maxStorageBufferBindingSize ?? Infinity);
     this.memoryBudget = options.memoryBudget ?? Infinity;
-    this.tuner = new MatmulTuner(this, MATMUL_VARIANTS, defaultMatmulVariant, options.autotune ?? true);
+    this.subgroupMatmul = opened.subgroupSize === SUBGROUP_WIDTH;
+    const candidates = Object.fromEntries(Object.entries(MATMUL_VARIANTS).filter(([, t]) => this.supports(t)));
+    this.tuner = new MatmulTuner(this, candidates, (shape) => defaultMatmulVariant(shape, this.subgroupMatmul), options.autotune ?? true);
     this.device.addEventListener('uncapturederror', (event) => {
       const { error } = event as GPUUncapturedErrorEvent;
       const kind = error.constructor.name.replace(/^GPU/, '');
@@ -91,6 +112,7 @@ export class GpuContext {
     const ctx = new GpuContext(opened, onError, options);
     // Compile every module up front so a WGSL error surfaces here, with file:line:col, not mid-training.
     for (const name of Object.keys(SHADERS) as ShaderName[]) {
+      if (SUBGROUP_SHADERS.has(name) && !ctx.device.features.has('subgroups')) continue;
       ctx.#modules.set(name, await compileShader(ctx.device, name, SHADERS[name]));
     }
     // Made now rather than on first use, so a network's buffer count never includes the backend's own.
@@ -134,9 +156,14 @@ export class GpuContext {
     return this.device.limits;
   }
 
+  /** Whether a matmul variant can run on this device. */
+  supports(tile: MatmulTile): boolean {
+    return !tile.subgroup || this.subgroupMatmul;
+  }
+
   // ---- buffers -------------------------------------------------------------------------------
 
-  /** Bytes held by buffers this context created and has not destroyed. */
+  /** Bytes held by buffers and textures this context created and has not destroyed. */
   get bytesInUse(): number {
     return this.#bytesInUse;
   }
@@ -208,6 +235,41 @@ export class GpuContext {
     return buffer;
   }
 
+  /**
+   * A width × height rgba32float texture that kernels write as a storage texture and read with
+   * textureLoad. The caller keeps both sides within maxTextureDimension2D.
+   */
+  texture(label: string, width: number, height: number): GPUTexture {
+    const bytes = width * height * 16;
+    if (this.#bytesInUse + bytes > this.memoryBudget) {
+      throw new GpuMemoryError(
+        `${label}: needs ${MiB(bytes)} of GPU memory on top of the ${MiB(this.#bytesInUse)} in use, over the ` +
+          `memoryBudget of ${MiB(this.memoryBudget)}; nothing was allocated`);
+    }
+    this.device.pushErrorScope('out-of-memory');
+    const texture = this.device.createTexture({
+      label, size: [width, height], format: 'rgba32float',
+      usage: GPUTextureUsage.STORAGE_BINDING | GPUTextureUsage.TEXTURE_BINDING,
+    });
+    this.#allocationChecks.push(this.device.popErrorScope().then((e) =>
+      e ? new GpuMemoryError(`the GPU could not allocate '${label}' (${bytes} bytes): ${e.message}`) : undefined));
+    this.textures.add(texture);
+    this.#sizes.set(texture, bytes);
+    this.#bytesInUse += bytes;
+    return texture;
+  }
+
+  /** Destroys a buffer or texture this context made (either kind a dispatch may own). */
+  release(resource: GpuResource): void {
+    if (resource instanceof GPUBuffer) {
+      this.destroyBuffer(resource);
+    } else if (this.textures.delete(resource)) {
+      this.#bytesInUse -= this.#sizes.get(resource) ?? 0;
+      this.#sizes.delete(resource);
+      resource.destroy();
+    }
+  }
+
   /** A uniform buffer holding `words` (u32/f32 bit patterns); COPY_DST so per-step values can change. */
   uniform(label: string, words: ArrayBuffer): GPUBuffer {
     const buffer = this.createBuffer(label, Math.max(16, Math.ceil(words.byteLength / 16) * 16),
@@ -258,11 +320,14 @@ export class GpuContext {
     if (!layout) {
       layout = this.device.createBindGroupLayout({
         label: `layout(${key})`,
-        entries: kinds.map((kind, binding) => ({
-          binding,
-          visibility: GPUShaderStage.COMPUTE,
-          buffer: { type: kind === 'read' ? 'read-only-storage' : kind === 'storage' ? 'storage' : 'uniform' },
-        })),
+        entries: kinds.map((kind, binding): GPUBindGroupLayoutEntry => {
+          const visibility = GPUShaderStage.COMPUTE;
+          if (kind === 'texture') return { binding, visibility, texture: { sampleType: 'unfilterable-float' } };
+          if (kind === 'storage-texture') {
+            return { binding, visibility, storageTexture: { access: 'write-only', format: 'rgba32float' } };
+          }
+          return { binding, visibility, buffer: { type: kind === 'read' ? 'read-only-storage' : kind === 'storage' ? 'storage' : 'uniform' } };
+        }),
       });
       this.#layouts.set(key, layout);
     }
@@ -284,11 +349,11 @@ export class GpuContext {
     return pipeline;
   }
 
-  bindGroup(label: string, kinds: BindingKind[], buffers: GPUBuffer[]): GPUBindGroup {
+  bindGroup(label: string, kinds: BindingKind[], resources: (GPUBuffer | GPUTexture)[]): GPUBindGroup {
     return this.device.createBindGroup({
       label,
       layout: this.layout(kinds),
-      entries: buffers.map((buffer, binding) => ({ binding, resource: { buffer } })),
+      entries: resources.map((r, binding) => ({ binding, resource: r instanceof GPUBuffer ? { buffer: r } : r.createView() })),
     });
   }
 
@@ -306,6 +371,8 @@ export class GpuContext {
     this.#destroyed = true;
     for (const buffer of this.buffers) buffer.destroy();
     this.buffers.clear();
+    for (const texture of this.textures) texture.destroy();
+    this.textures.clear();
     this.#sizes.clear();
     this.#bytesInUse = 0;
     this.#dummies.clear();

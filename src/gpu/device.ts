@@ -7,6 +7,8 @@ export interface OpenedDevice {
   device: GPUDevice;
   /** "vendor architecture device description", as far as the adapter tells. */
   adapterName: string;
+  /** The subgroup width when the device has 'subgroups' and the adapter reports one fixed width. */
+  subgroupSize?: number;
 }
 
 /** The limits we raise to the adapter's maximum: big layers need big buffers and bindings. */
@@ -43,6 +45,7 @@ export async function openDevice(powerPreference?: GPUPowerPreference): Promise<
   for (const name of RAISED_LIMITS) requiredLimits[name] = adapter.limits[name];
   const requiredFeatures: GPUFeatureName[] = [];
   if (adapter.features.has('timestamp-query')) requiredFeatures.push('timestamp-query');
+  if (adapter.features.has('subgroups')) requiredFeatures.push('subgroups');
   let device: GPUDevice;
   try {
     device = await adapter.requestDevice({ label: 'webgpu-backprop', requiredLimits, requiredFeatures });
@@ -53,5 +56,7 @@ export async function openDevice(powerPreference?: GPUPowerPreference): Promise<
   const adapterName = [info.vendor, info.architecture, info.device, info.description]
     .filter((s) => s && s.length > 0)
     .join(' ') || 'unknown adapter';
-  return { adapter, device, adapterName };
+  const subgroupSize = device.features.has('subgroups') && info.subgroupMinSize !== undefined &&
+    info.subgroupMinSize === info.subgroupMaxSize ? info.subgroupMinSize : undefined;
+  return { adapter, device, adapterName, subgroupSize };
 }

@@ -12,7 +12,7 @@ import {
   adamCorrections, stateSlots, type EpochResult, type FitSession, type LayerParams, type OptimizerConfig,
   type OptimizerState, type Snapshot, type Trainer, type TrainerInit,
 } from '../trainer';
-import { encodeDispatch, paddedBytes, type Dispatch, type GpuContext } from './context';
+import { dispatchResources, encodeDispatch, paddedBytes, type Dispatch, type GpuContext, type GpuResource } from './context';
 import { GpuMemoryError } from '../errors';
 import { columnsDispatch } from './kernels/columns';
 import { activationBackwardDispatch } from './kernels/activation';
@@ -109,7 +109,7 @@ const INFER_CHUNK = 4096;
 
 export class GpuTrainer implements Trainer {
   private readonly layers: GpuLayer[] = [];
-  private readonly owned = new Set<GPUBuffer>();
+  private readonly owned = new Set<GpuResource>();
   private readonly hyper: GPUBuffer;
   private readonly stepLoss: GPUBuffer;
   private readonly lossStaging: GPUBuffer;
@@ -188,13 +188,13 @@ export class GpuTrainer implements Trainer {
 
   // ---- buffers ---------------------------------------------------------------------------------
 
-  private own(buffer: GPUBuffer): GPUBuffer {
-    this.owned.add(buffer);
-    return buffer;
+  private own<R extends GpuResource>(resource: R): R {
+    this.owned.add(resource);
+    return resource;
   }
 
   private ownDispatch(d: Dispatch): Dispatch {
-    this.own(d.uniform);
+    for (const r of dispatchResources(d)) this.own(r);
     return d;
   }
 
@@ -202,10 +202,10 @@ export class GpuTrainer implements Trainer {
     return this.own(this.ctx.storage(label, count, data));
   }
 
-  private free(buffers: Iterable<GPUBuffer>): void {
-    for (const b of buffers) {
-      this.owned.delete(b);
-      this.ctx.destroyBuffer(b);
+  private free(resources: Iterable<GpuResource>): void {
+    for (const r of resources) {
+      this.owned.delete(r);
+      this.ctx.release(r);
     }
   }
 
@@ -288,7 +288,7 @@ export class GpuTrainer implements Trainer {
   }
 
   private dropWorkspace(ws: Workspace): void {
-    for (const plan of ws.plans.values()) this.free(planDispatches(plan).map((d) => d.uniform));
+    for (const plan of ws.plans.values()) this.free(planDispatches(plan).flatMap(dispatchResources));
     this.free(ws.buffers);
   }
 
@@ -371,7 +371,7 @@ export class GpuTrainer implements Trainer {
       lossMean: ws.training ? mseFinishDispatch(ctx, 'loss.mean', ws.parts, this.stepLoss, outCount, 1 / outCount, false) : undefined,
       backward,
     };
-    for (const d of planDispatches(plan)) this.own(d.uniform);
+    for (const d of planDispatches(plan)) this.ownDispatch(d);
     ws.plans.set(rows, plan);
     return plan;
   }

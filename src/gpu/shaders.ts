@@ -8,8 +8,10 @@ import biasGrad from '../../shaders/bias_grad.wgsl?raw';
 import columns from '../../shaders/columns.wgsl?raw';
 import gather from '../../shaders/gather.wgsl?raw';
 import matmul from '../../shaders/matmul.wgsl?raw';
+import matmulSg from '../../shaders/matmul_sg.wgsl?raw';
 import mse from '../../shaders/mse.wgsl?raw';
 import optimizer from '../../shaders/optimizer.wgsl?raw';
+import pack from '../../shaders/pack.wgsl?raw';
 
 interface Source { file: string; code: string }
 
@@ -21,11 +23,17 @@ export const SHADERS = {
   columns: [{ file: 'columns.wgsl', code: columns }],
   gather: [{ file: 'gather.wgsl', code: gather }],
   matmul: [fns, { file: 'matmul.wgsl', code: matmul }],
+  // Its `enable subgroups;` must come first; it reuses matmul.wgsl's tile registers, multiply and store.
+  matmul_sg: [{ file: 'matmul_sg.wgsl', code: matmulSg }, fns, { file: 'matmul.wgsl', code: matmul }],
   mse: [fns, { file: 'mse.wgsl', code: mse }],
   optimizer: [{ file: 'optimizer.wgsl', code: optimizer }],
+  pack: [{ file: 'pack.wgsl', code: pack }],
 } satisfies Record<string, Source[]>;
 
 export type ShaderName = keyof typeof SHADERS;
+
+/** Modules that only compile on a device with the 'subgroups' feature. */
+export const SUBGROUP_SHADERS: ReadonlySet<ShaderName> = new Set(['matmul_sg']);
 
 /** Maps a line of the joined module back to "file:line". */
 function locate(parts: Source[], line: number): string {

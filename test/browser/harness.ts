@@ -9,9 +9,11 @@ import { mulberry32 } from '../../src/random';
 import { backendProperty, networkProperty } from './property';
 import type { GpuBackend, GpuMatrix } from '../../src/gpu/backend';
 import { DEFAULT_MATMUL_VARIANT, matmulDispatch, MATMUL_VARIANTS, type MatmulTile } from '../../src/gpu/kernels/matmul';
+import { dispatchResources } from '../../src/gpu/context';
 
 const live = new Set<GPUBuffer>();
-const counters = { buffersCreated: 0, bindGroupsCreated: 0, mapAsyncCalls: 0 };
+const liveTextures = new Set<GPUTexture>();
+const counters = { buffersCreated: 0, texturesCreated: 0, bindGroupsCreated: 0, mapAsyncCalls: 0 };
 if (typeof GPUDevice !== 'undefined') {
   const createBuffer = GPUDevice.prototype.createBuffer;
   GPUDevice.prototype.createBuffer = function (this: GPUDevice, d: GPUBufferDescriptor) {
@@ -24,6 +26,18 @@ if (typeof GPUDevice !== 'undefined') {
   GPUBuffer.prototype.destroy = function (this: GPUBuffer) {
     live.delete(this);
     return destroy.call(this);
+  };
+  const createTexture = GPUDevice.prototype.createTexture;
+  GPUDevice.prototype.createTexture = function (this: GPUDevice, d: GPUTextureDescriptor) {
+    const t = createTexture.call(this, d);
+    liveTextures.add(t);
+    counters.texturesCreated++;
+    return t;
+  };
+  const destroyTexture = GPUTexture.prototype.destroy;
+  GPUTexture.prototype.destroy = function (this: GPUTexture) {
+    liveTextures.delete(this);
+    return destroyTexture.call(this);
   };
   const createBindGroup = GPUDevice.prototype.createBindGroup;
   GPUDevice.prototype.createBindGroup = function (this: GPUDevice, d: GPUBindGroupDescriptor) {
@@ -220,6 +234,7 @@ const T = {
   compileShader,
   counters,
   liveBuffers: () => live.size,
+  liveTextures: () => liveTextures.size,
   liveLabels: () => [...live].map((b) => b.label),
   gpuBackend,
   gpuErrors,
@@ -247,18 +262,20 @@ const T = {
     const g = (await gpuBackend()) as GpuBackend;
     const ms = inputs.map((s) => g.matrix(s.rows, s.cols, rand(s.rows * s.cols, s.seed, s.lo, s.hi)));
     const { c, d } = dispatchMatmul(g, tileOf(variant), ms, m, k, n, form);
+    // Which kernel ran: a variant falls back to the default on shapes or devices it does not take.
+    const kernel = d.pipeline.label.split('.')[0];
     let gpuOut: Float32Array;
     try {
       g.ctx.submit('matmulVariant', [d]);
       gpuOut = await g.ctx.read(c, m * n);
     } finally {
       g.ctx.destroyBuffer(c);
-      g.ctx.destroyBuffer(d.uniform);
+      for (const r of dispatchResources(d)) g.ctx.release(r);
       for (const x of ms) x.dispose();
     }
     const cpu = await WB.createBackend('cpu');
     const cpuOut = await runOp(cpu, 'matmul', inputs, { ...form });
-    return { n: gpuOut.length, problem: allclose(gpuOut, cpuOut, tol) };
+    return { n: gpuOut.length, problem: allclose(gpuOut, cpuOut, tol), kernel };
   },
   /**
    * Wall-clock milliseconds of `runs` warm matmuls (after `warmup` untimed ones), each one submit
@@ -279,7 +296,7 @@ const T = {
       }
     } finally {
       g.ctx.destroyBuffer(c);
-      g.ctx.destroyBuffer(d.uniform);
+      for (const r of dispatchResources(d)) g.ctx.release(r);
       for (const x of ms) x.dispose();
     }
     return times;

@@ -29,7 +29,15 @@ const VARIANT_EPILOGUES = [EPILOGUES[2]];
 // Keep in step with MATMUL_VARIANTS and DEFAULT_MATMUL_VARIANT in src/gpu/kernels/matmul.ts (checked
 // below). The default is what the public path uses for M·N ≥ 128² (the harness turns autotuning off; r4x4
 // below that), so it is tested there, with every epilogue — as r4x4 is on the smaller shapes.
-const VARIANTS = ['r4x4', 'r16x16', 'r32x32', 's64'];
+const VARIANTS = ['r4x4', 'r16x16', 's64', 'sg32x32'];
+// sg32x32 (matmul_sg.wgsl) takes only shapes whose A rows are a multiple of 4 long, falling back to the
+// default elsewhere; these add its own edges: M not a multiple of its 32 rows, N of 4 (the packed
+// texture's zero columns), and for Aᵀ·B a K that is not (the masked K tail).
+const SUBGROUP_SHAPES: Record<string, Shape[]> = {
+  'A·B': [[68, 36, 150], [4, 8, 3]],
+  'Aᵀ·B': [[68, 37, 150], [4, 9, 3]],
+  'A·Bᵀ': [[68, 36, 150], [4, 8, 3]],
+};
 const DEFAULT_VARIANT = 'r16x16';
 
 // Tolerance: inputs are uniform in [-1, 1). The GPU sums K f32 products in f32 (each group of four
@@ -71,7 +79,15 @@ for (const form of FORMS) {
 for (const variant of VARIANTS.filter((v) => v !== DEFAULT_VARIANT)) {
   for (const form of FORMS) {
     test(`matmul variant ${variant} ${form.name}, every shape, with bias+sigmoid`, async ({ gpuPage }) => {
-      for (const [[m, k, n], epilogues] of cases(VARIANT_EPILOGUES, RAGGED_VARIANTS)) {
+      const subgroup = variant.startsWith('sg');
+      if (subgroup) {
+        const runs = await gpuPage.evaluate(async () =>
+          ((await window.T.gpuBackend()) as unknown as { ctx: { subgroupMatmul: boolean } }).ctx.subgroupMatmul);
+        test.skip(!runs, 'this adapter has no 4-wide subgroups, so no tuner can pick sg32x32 here');
+      }
+      const shapes = cases(VARIANT_EPILOGUES, RAGGED_VARIANTS);
+      if (subgroup) shapes.push(...SUBGROUP_SHAPES[form.name].map((s): [Shape, typeof VARIANT_EPILOGUES] => [s, VARIANT_EPILOGUES]));
+      for (const [[m, k, n], epilogues] of shapes) {
         for (const ep of epilogues) {
           const what = `${variant} ${form.name} ${m}×${k}×${n} ${ep.name}`;
           const opts = { transposeA: form.transposeA, transposeB: form.transposeB, activation: ep.activation as 'sigmoid' | undefined };
@@ -80,6 +96,8 @@ for (const variant of VARIANTS.filter((v) => v !== DEFAULT_VARIANT)) {
             window.T.matmulVariant(variant, m, k, n, inputs, opts, tol), { variant, m, k, n, inputs, opts, tol: tol(k) });
           expect(r.n, `${what}: output size`).toBe(m * n);
           expect(r.problem, `${what}: ${r.problem ?? ''}`).toBeNull();
+          // The subgroup kernel must really run wherever A's stored rows are a multiple of 4 long.
+          if (subgroup && (form.transposeA ? m : k) % 4 === 0) expect(r.kernel, `${what}: kernel`).toBe('matmul_sg');
         }
       }
     });

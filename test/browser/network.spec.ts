@@ -33,6 +33,29 @@ for (const net of NETS) {
   });
 }
 
+// Layers this wide at batch 256 have M·N ≥ 256², where the untuned choice is sg32x32 (matmul_sg.wgsl with
+// B packed into a texture) if the adapter has 4-wide subgroups: the forward matmul of the 256-unit
+// layers, their dW (Aᵀ·B) and dA_prev (A·Bᵀ). The rest run the register kernels.
+test('parity with the subgroup matmul kernel in all three forms; its textures are freed', async ({ gpuPage }) => {
+  for (const optimizer of [OPTIMIZERS[0], OPTIMIZERS[2]]) {
+    const spec = { inputSize: 64, layers: [{ units: 256, activation: 'relu' as const }, { units: 256, activation: 'relu' as const }, { units: 4, activation: 'linear' as const }], optimizer, seed: 5 };
+    const r = await gpuPage.evaluate(async (args) => {
+      const { T } = window;
+      const g = (await T.gpuBackend()) as unknown as { ctx: { subgroupMatmul: boolean } };
+      const texturesBefore = T.liveTextures();
+      const created = T.counters.texturesCreated;
+      const parity = await T.networkParity(args);
+      return { ...parity, subgroups: g.ctx.subgroupMatmul, texturesMade: T.counters.texturesCreated - created, texturesLeft: T.liveTextures() - texturesBefore };
+    }, { spec, steps: 10, batch: 256, mode: 'trainStep' as const, lossTol, weightTol });
+    const what = `subgroup kernel, ${optimizer.type}`;
+    if (r.subgroups) expect(r.texturesMade, `${what}: the packed-B textures were made`).toBeGreaterThan(0);
+    expect(r.texturesLeft, `${what}: textures left after destroy()`).toBe(0);
+    expect(r.count).toBe(10);
+    expect(r.lossProblem, `${what} losses: ${r.lossProblem}`).toBeNull();
+    expect(r.weightProblem, `${what} weights: ${r.weightProblem}`).toBeNull();
+  }
+});
+
 test('parity of fit(): shuffled batches gathered on the GPU, ragged last batch', async ({ gpuPage }) => {
   for (const optimizer of OPTIMIZERS) {
     const spec = { inputSize: 64, layers: [{ units: 32, activation: 'relu' as const }, { units: 3, activation: 'sigmoid' as const }], optimizer, seed: 3 };

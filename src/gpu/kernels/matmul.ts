@@ -1,6 +1,6 @@
-// matmul dispatches (shaders/matmul.wgsl): the three forms A·B, Aᵀ·B, A·Bᵀ with optional fused bias and
-// activation. The variant is chosen with override constants, so each combination is its own cached
-// pipeline compiled from the same WGSL.
+// matmul dispatches (shaders/matmul.wgsl, and matmul_sg.wgsl + pack.wgsl where subgroups are 4 wide):
+// the three forms A·B, Aᵀ·B, A·Bᵀ with optional fused bias and activation. The variant is chosen with
+// override constants, so each combination is its own cached pipeline compiled from the same WGSL.
 import type { Activation } from '../../types';
 import type { BindingKind, Dispatch, GpuContext } from '../context';
 import { ACTIVATION_CODE } from './activation';
@@ -23,35 +23,65 @@ export interface MatmulArgs {
  * (4, 8, 16 or 32 each). shared: stage a kt-deep slab of A and B in workgroup memory first (for GPUs
  * with fast workgroup memory; kt is a multiple of 4, 16 by default).
  */
-export interface MatmulTile { wgX: number; wgY: number; tm: 4 | 8 | 16 | 32; tn: 4 | 8 | 16 | 32; shared?: boolean; kt?: number }
+export interface MatmulTile {
+  wgX: number;
+  wgY: number;
+  tm: 4 | 8 | 16 | 32;
+  tn: 4 | 8 | 16 | 32;
+  shared?: boolean;
+  kt?: number;
+  /**
+   * matmul_sg.wgsl: each subgroup of 4 lanes computes tm × 4·tn of C, sharing its rows of A through
+   * subgroupBroadcast and reading B from a texture that a pack dispatch fills first; wgX/4 subgroups
+   * per workgroup (wgY is 1). Only where subgroups are exactly SUBGROUP_WIDTH wide.
+   */
+  subgroup?: boolean;
+}
+
+/** The subgroup width matmul_sg.wgsl is written for: SwiftShader's 4 SIMD lanes. */
+export const SUBGROUP_WIDTH = 4;
 
 /**
  * The candidates an autotuner times per adapter. On SwiftShader (2 cores) at 1024³: r4x4 ~3, r16x16 ~6,
- * r32x32 ~7.5, s64 ~2.6 GFLOP/s; but a pipeline takes ~0.3, ~1, ~5 and ~2 s to compile there, and every
- * form / epilogue / alignment is its own pipeline. s64 is for real GPUs, where workgroup memory is fast.
+ * s64 ~2.6, sg32x32 ~8–10 GFLOP/s; a pipeline takes ~0.3, ~1, ~2 and ~2.5–5 s to compile there, and
+ * every form / epilogue / alignment is its own pipeline. s64 is for real GPUs, where workgroup memory is
+ * fast; sg32x32 only exists where subgroups are 4 wide (GpuContext.supports). A plain 32×32 register
+ * block (TM = TN = 32 in matmul.wgsl, ~7 GFLOP/s) is no candidate: sg32x32 beats it where such blocks
+ * pay at all, and on GPUs 1024 accumulators per invocation spill.
  */
 export const MATMUL_VARIANTS: Record<string, MatmulTile> = {
   r4x4: { wgX: 8, wgY: 8, tm: 4, tn: 4 },
   r16x16: { wgX: 4, wgY: 4, tm: 16, tn: 16 },
-  r32x32: { wgX: 2, wgY: 2, tm: 32, tn: 32 },
   s64: { wgX: 8, wgY: 8, tm: 8, tn: 8, shared: true, kt: 16 },
+  sg32x32: { wgX: 32, wgY: 1, tm: 32, tn: 32, subgroup: true },
 };
 
 /**
  * The variant used for a shape until an autotuner has timed the candidates on this adapter: r16x16 is
- * within ~20% of r32x32 on big shapes and compiles 5× faster, so pages that never tune stay quick to start.
+ * quick to compile, so pages that never tune stay quick to start; where subgroups are 4 wide, big shapes
+ * get sg32x32 (defaultMatmulVariant).
  */
 export const DEFAULT_MATMUL_VARIANT = 'r16x16';
 export const DEFAULT_MATMUL_TILE: MatmulTile = MATMUL_VARIANTS[DEFAULT_MATMUL_VARIANT];
 /** Below this many outputs (M·N) the untuned default is r4x4: a 16×16 block would mostly compute padding. */
 export const SMALL_MATMUL_OUTPUTS = 128 * 128;
 
-/** The untuned choice for a shape: r4x4 for small outputs (cheap to compile, little padding), else the default. */
-export function defaultMatmulVariant(shape: { m: number; n: number }): string {
-  return shape.m * shape.n < SMALL_MATMUL_OUTPUTS ? 'r4x4' : DEFAULT_MATMUL_VARIANT;
+/** From this many outputs (M·N) on, the untuned choice is sg32x32 where it runs: its blocks are 32 × 128. */
+export const SUBGROUP_MATMUL_OUTPUTS = 256 * 256;
+
+/**
+ * The untuned choice for a shape: r4x4 for small outputs (cheap to compile, little padding), sg32x32
+ * for big ones where subgroups are 4 wide (`subgroups`), else the default.
+ */
+export function defaultMatmulVariant(shape: { m: number; n: number }, subgroups = false): string {
+  const outputs = shape.m * shape.n;
+  if (outputs < SMALL_MATMUL_OUTPUTS) return 'r4x4';
+  return subgroups && outputs >= SUBGROUP_MATMUL_OUTPUTS ? 'sg32x32' : DEFAULT_MATMUL_VARIANT;
 }
 
 const BINDINGS: BindingKind[] = ['read', 'read', 'read', 'storage', 'uniform'];
+const SG_BINDINGS: BindingKind[] = ['read', 'texture', 'read', 'storage', 'uniform'];
+const PACK_BINDINGS: BindingKind[] = ['read', 'storage-texture', 'uniform'];
 
 /**
  * When a stored row length is not a multiple of 4, every variant runs as the plain register kernel with
@@ -66,6 +96,11 @@ export function matmulDispatch(ctx: GpuContext, label: string, args: MatmulArgs,
   // Row length of A and B as stored: a vec4 load is aligned when it is a multiple of 4.
   const aStride = transposeA ? m : k;
   const bStride = transposeB ? k : n;
+  if (tile.subgroup) {
+    const d = subgroupMatmulDispatch(ctx, label, args, tile, aStride);
+    if (d) return d;
+    tile = DEFAULT_MATMUL_TILE; // a shape or device it does not take
+  }
   const aligned = aStride % 4 === 0 && bStride % 4 === 0;
   const tm = aligned ? tile.tm : Math.min(tile.tm, UNALIGNED_MAX_BLOCK);
   const tn = aligned ? tile.tn : Math.min(tile.tn, UNALIGNED_MAX_BLOCK);
@@ -92,5 +127,52 @@ export function matmulDispatch(ctx: GpuContext, label: string, args: MatmulArgs,
     bindGroup: ctx.bindGroup(label, BINDINGS, [args.a, args.b, args.bias ?? ctx.dummy('bias'), args.c, uniform]),
     workgroups: [Math.ceil(n / (tn * tile.wgX)), Math.ceil(m / (tm * tile.wgY)), 1],
     uniform,
+  };
+}
+
+/**
+ * The subgroup variant: pack opB(B) into a texture, then matmul_sg.wgsl. undefined where it does not
+ * apply: no 4-wide subgroups, A's stored rows not a multiple of 4 long (its loads are whole vec4s), or
+ * the packed texture or the workgroup count over the device's limits.
+ */
+function subgroupMatmulDispatch(ctx: GpuContext, label: string, args: MatmulArgs, tile: MatmulTile, aStride: number): Dispatch | undefined {
+  const { m, n, k, transposeA = false, transposeB = false, activation = 'linear' } = args;
+  // Wide enough for every lane's columns, so lanes past N read zeros instead of clamping.
+  const width = Math.ceil(n / (SUBGROUP_WIDTH * tile.tn)) * tile.tn;
+  const height = Math.ceil(k / 4) * 4;
+  const maxSide = ctx.limits.maxTextureDimension2D;
+  const subgroups = tile.wgX / SUBGROUP_WIDTH;
+  const blocks = Math.ceil(m / tile.tm) * Math.ceil(n / (SUBGROUP_WIDTH * tile.tn));
+  const workgroups = Math.ceil(blocks / subgroups);
+  if (!ctx.subgroupMatmul || aStride % 4 !== 0 || width > maxSide || height > maxSide ||
+    workgroups > ctx.limits.maxComputeWorkgroupsPerDimension) {
+    return undefined;
+  }
+  const texture = ctx.texture(`${label}.packedB`, width, height);
+  const packUniform = ctx.uniform(`${label}.pack.params`, Uint32Array.of(k, n, width, height).buffer);
+  const prologue: Dispatch = {
+    label: `${label}.pack`,
+    pipeline: ctx.pipeline('pack', 'main', PACK_BINDINGS, { TRANSPOSE: Number(transposeB), ALIGNED: Number(n % 4 === 0) }),
+    bindGroup: ctx.bindGroup(`${label}.pack`, PACK_BINDINGS, [args.b, texture, packUniform]),
+    workgroups: [Math.ceil(width / 64), height, 1],
+    uniform: packUniform,
+  };
+  const constants = {
+    SUBGROUPS: subgroups,
+    TM: tile.tm,
+    TN: tile.tn,
+    TRANSPOSE_A: Number(transposeA),
+    HAS_BIAS: Number(args.bias !== undefined),
+    ACTIVATION: ACTIVATION_CODE[activation],
+  };
+  const uniform = ctx.uniform(`${label}.params`, Uint32Array.of(m, n, k, 0).buffer);
+  return {
+    label,
+    pipeline: ctx.pipeline('matmul_sg', 'main_sg', SG_BINDINGS, constants),
+    bindGroup: ctx.bindGroup(label, SG_BINDINGS, [args.a, texture, args.bias ?? ctx.dummy('bias'), args.c, uniform]),
+    workgroups: [workgroups, 1, 1],
+    uniform,
+    prologue,
+    texture,
   };
 }
