@@ -1,7 +1,7 @@
 // activation_fns.wgsl — the activation functions and their derivatives, shared WGSL functions.
 //
 // Not a kernel: the loader (src/gpu/shaders.ts) places this file in front of every module that lists
-// it as a dependency (matmul, activation, mse, matmul_grad), so each activation is written once.
+// it as a dependency (matmul, matmul_sg, activation, mse), so each activation is written once.
 //   ACT_LINEAR: f(z) = z,                    f'(y) = 1
 //   ACT_RELU:   f(z) = max(0, z),            f'(y) = y > 0 ? 1 : 0
 //   ACT_SIGMOID f(z) = 1 / (1 + exp(-z)),    f'(y) = y (1 - y)

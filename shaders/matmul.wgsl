@@ -1,10 +1,15 @@
-// matmul.wgsl — C = op(A) · op(B) [+ bias] then f, with op = identity or transpose.
+// matmul.wgsl — C = op(A) · op(B) [+ bias] then f, with op = identity or transpose; or, in training, the
+// product fed straight into the next step of backprop (EPILOGUE).
 //
-// Formula: C[m, n] = f( Σ_k opA(A)[m, k] · opB(B)[k, n] + bias[n] ), M×K · K×N → M×N, all row-major f32.
+// Formula: P[m, n] = Σ_k opA(A)[m, k] · opB(B)[k, n], M×K · K×N → M×N, all row-major f32, and then
+//   EPI_FORWARD (0): C[m, n] = f(P[m, n] + bias[n])            (a layer's forward pass; f = ACTIVATION)
+//   EPI_GRAD (1):    C[m, n] = P[m, n] · f'(Y[m, n])           (dZ_prev = dZ · Wᵀ ⊙ f'(A_prev) in one pass)
+//   EPI_SGD (2):     C[m, n] = C[m, n] − lr · P[m, n]          (W −= lr · A_prevᵀ · dZ: the SGD step, fused)
 //   TRANSPOSE_A: A is stored K×M and read in place as Aᵀ (dW = A_prevᵀ · dZ needs it).
 //   TRANSPOSE_B: B is stored N×K and read in place as Bᵀ (dA_prev = dZ · Wᵀ needs it).
-// Bindings (group 0): 0 a: A (read), 1 b: B (read), 2 bias: 1×N (read; a dummy when HAS_BIAS is false),
-//   3 c: C (read_write), 4 params: uniform {M, N, K}.
+// Bindings (group 0): 0 a: A (read), 1 b: B (read), 2 aux (read): the 1×N bias for EPI_FORWARD (a dummy
+//   when HAS_BIAS is false), the M×N layer output Y for EPI_GRAD, a dummy for EPI_SGD; 3 c: C
+//   (read_write), 4 params: uniform {M, N, K, lr} (lr only for EPI_SGD).
 // Dispatch: (ceil(N / (TN·WG_X)), ceil(M / (TM·WG_Y)), 1). CPU twin: matmulInto() in src/cpu/backend.ts.
 //
 // Each invocation computes a TM×TN block of C (TM, TN ∈ {4, 8, 16, 32}) held in registers as 4×4 tiles,
@@ -40,12 +45,20 @@ override ALIGNED_B: bool = false;
 override HAS_BIAS: bool = false;
 override ACTIVATION: u32 = 0u;
 override K_ALIGNED: bool = false;  // K % 4 == 0: no 4-step of k reaches past K, so nothing needs masking
+override EPILOGUE: u32 = 0u;
+// matmul_sg.wgsl only: the kernel computed Cᵀ = opB(B)ᵀ · opA(A)ᵀ, with M and N swapped in params, and
+// stores each tile transposed back into C.
+override TRANSPOSE_C: bool = false;
 
-struct Params { M: u32, N: u32, K: u32, pad: u32 }
+const EPI_FORWARD: u32 = 0u;
+const EPI_GRAD: u32 = 1u;
+const EPI_SGD: u32 = 2u;
+
+struct Params { M: u32, N: u32, K: u32, lr: f32 }
 
 @group(0) @binding(0) var<storage, read> a: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> b: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read> bias: array<f32>;
+@group(0) @binding(2) var<storage, read> aux: array<f32>;
 @group(0) @binding(3) var<storage, read_write> c: array<f32>;
 @group(0) @binding(4) var<uniform> params: Params;
 
@@ -180,14 +193,25 @@ fn multiplyTiles() {
   }
 }
 
-// C[m .. m+3, n .. n+3] = f(t + bias), skipping what lies outside C.
-fn store4x4(t: mat4x4<f32>, m: u32, n: u32) {
-  let M = params.M;
-  let N = params.N;
+// Stores the 4×4 tile P[m .. m+3, n .. n+3] through the epilogue, skipping what lies outside C.
+fn store4x4(tile: mat4x4<f32>, m0: u32, n0: u32) {
+  // Column i of t is row m + i of P, as in the accumulators.
+  var t = tile;
+  var m = m0;
+  var n = n0;
+  var M = params.M;
+  var N = params.N;
+  if (TRANSPOSE_C) {
+    t = transpose(tile);
+    m = n0;
+    n = m0;
+    M = params.N;
+    N = params.M;
+  }
   var bias4 = vec4<f32>(0.0);
-  if (HAS_BIAS) {
+  if (EPILOGUE == EPI_FORWARD && HAS_BIAS) {
     for (var j = 0u; j < 4u; j++) {
-      if (n + j < N) { bias4[j] = bias[n + j]; }
+      if (n + j < N) { bias4[j] = aux[n + j]; }
     }
   }
   for (var i = 0u; i < 4u; i++) {
@@ -195,7 +219,14 @@ fn store4x4(t: mat4x4<f32>, m: u32, n: u32) {
     if (row >= M) { break; }
     let v = activate4(ACTIVATION, t[i] + bias4);
     for (var j = 0u; j < 4u; j++) {
-      if (n + j < N) { c[row * N + n + j] = v[j]; }
+      let e = row * N + n + j;
+      if (n + j < N) {
+        switch EPILOGUE {
+          case EPI_GRAD: { c[e] = t[i][j] * activateGrad(ACTIVATION, aux[e]); }
+          case EPI_SGD: { c[e] = c[e] - params.lr * t[i][j]; }
+          default: { c[e] = v[j]; }
+        }
+      }
     }
   }
 }

@@ -3,12 +3,15 @@ enable subgroups;
 // of one CPU SIMD register (SwiftShader: subgroup size 4). Entry point main_sg; built from this file,
 // matmul.wgsl (whose tile registers, multiply and store it reuses) and activation_fns.wgsl.
 //
-// Formula: C[m, n] = f( Σ_k opA(A)[m, k] · opB(B)[k, n] + bias[n] ), as in matmul.wgsl.
+// Formula: as in matmul.wgsl, with the same EPILOGUE choices.
 // Bindings (group 0): 0 a: A as stored (read), 1 bt: opB(B) packed into an rgba32float texture by
 //   pack.wgsl (texel (x, k) = opB(B)[k, 4x .. 4x+3]; zero past N up to a whole number of column blocks,
-//   ceil(N / (4·TN))·TN texels wide, and in the rows from K up to a multiple of 4), 2 bias (read; a
-//   dummy when HAS_BIAS is false), 3 c (read_write), 4 params {M, N, K}.
+//   ceil(N / (4·TN))·TN texels wide, and in the rows from K up to a multiple of 4), 2 aux, 3 c and
+//   4 params {M, N, K, lr} as in matmul.wgsl.
 // Dispatch: ceil(blocks / SUBGROUPS) workgroups along x, where blocks = ceil(M / TM) · ceil(N / (4·TN)).
+// TRANSPOSE_C: the host may instead hand this kernel the transposed problem Cᵀ = opB(B)ᵀ · opA(A)ᵀ (B as
+//   "A", opA(A)ᵀ packed as "B", M and N swapped), so that the smaller operand is the one packed; the
+//   tiles are transposed back when stored.
 //
 // Each subgroup (4 lanes) computes a TM × 4·TN block of C; lane l takes columns l·TN .. l·TN+TN of it.
 // Why: on SwiftShader a load from a buffer costs one emulated gather per f32 per 4 lanes, tens of

@@ -3,7 +3,7 @@
 // memory and in localStorage under the adapter's name and the browser's user agent; an entry that does
 // not parse, was made on another adapter or browser, or names a variant that no longer exists is ignored.
 import { dispatchResources, type GpuContext } from './context';
-import { matmulDispatch, type MatmulTile } from './kernels/matmul';
+import { matmulDispatch, worthTiming, type MatmulTile } from './kernels/matmul';
 
 export interface MatmulShape { m: number; k: number; n: number; transposeA?: boolean; transposeB?: boolean }
 
@@ -128,6 +128,7 @@ export class MatmulTuner {
     const best = { name: this.defaultFor(shape), ms: Infinity };
     try {
       for (const [name, tile] of Object.entries(this.candidates)) {
+        if (!worthTiming(tile, shape)) continue;
         const d = matmulDispatch(ctx, `autotune.${name}`, { a, b, c, m, n, k, transposeA: shape.transposeA, transposeB: shape.transposeB }, tile);
         try {
           let fastest = Infinity;

@@ -18,7 +18,7 @@ import { columnsDispatch } from './kernels/columns';
 import { activationBackwardDispatch } from './kernels/activation';
 import { biasGradDispatch } from './kernels/bias_grad';
 import { gatherDispatch } from './kernels/gather';
-import { matmulDispatch } from './kernels/matmul';
+import { matmulDispatch, writeMatmulRate } from './kernels/matmul';
 import type { MatmulShape } from './autotune';
 import { mseFinishDispatch, mseGradDispatch, msePartCount, msePartialDispatch } from './kernels/mse';
 import { hyperWords, optimizerDispatch } from './kernels/optimizer';
@@ -32,7 +32,8 @@ interface Block {
   cols: number;
   w: GPUBuffer;
   b: GPUBuffer;
-  dw: GPUBuffer;
+  /** dW_j; none with SGD, whose step is fused into the dW matmul (EPI_SGD) and writes W_j directly. */
+  dw?: GPUBuffer;
   db: GPUBuffer;
   /** Optimizer state: W_j's tensors then b_j's (see OptimizerState). */
   slots: GPUBuffer[];
@@ -86,7 +87,7 @@ interface Workspace {
   target: GPUBuffer;
   /** dz[l] = dZ of layer l (training only). */
   dz: GPUBuffer[];
-  /** Scratch for dA_prev before the activation derivative is applied (training only). */
+  /** Split layers only: dA_prev summed over the blocks, before the activation derivative is applied. */
   dA?: GPUBuffer;
   parts: GPUBuffer;
   /** Summed squared error of fit's epoch or of evaluate(). */
@@ -114,6 +115,10 @@ export class GpuTrainer implements Trainer {
   private readonly stepLoss: GPUBuffer;
   private readonly lossStaging: GPUBuffer;
   private readonly update: Dispatch[];
+  /** SGD: W_j −= lr · A_prevᵀ · dZ_j in the dW matmul's epilogue, not in an update pass. */
+  private readonly fusedSgd: boolean;
+  /** The plans' fused-SGD matmuls, whose params carry the learning rate. */
+  private readonly sgdMatmuls = new Set<Dispatch>();
   private optimizer: OptimizerConfig;
   private step = 0;
   private hyperDirty = true;
@@ -125,6 +130,8 @@ export class GpuTrainer implements Trainer {
     // Everything the network itself holds, checked against the limits and budget before any allocation.
     // Layers too big for one binding are split into column blocks; each block's buffers fit one.
     const slots = stateSlots(init.optimizer);
+    this.fusedSgd = init.optimizer.type === 'sgd';
+    const weightTensors = (this.fusedSgd ? 1 : 2) + slots; // W, dW unless fused, optimizer state
     let fan = init.inputSize;
     const shapes = init.layers.map((spec, l) => {
       const inSize = fan;
@@ -137,7 +144,7 @@ export class GpuTrainer implements Trainer {
     ctx.preflight('Network', shapes.flatMap(({ inSize, blocks }, l) => blocks.flatMap(({ cols }, j) => {
       const name = `layer${l}${blocks.length > 1 ? `.block${j}` : ''}`;
       return [
-        ...Array.from({ length: 2 + slots }, (_, k) => ({ label: `${name}.weights#${k}`, count: inSize * cols })),
+        ...Array.from({ length: weightTensors }, (_, k) => ({ label: `${name}.weights#${k}`, count: inSize * cols })),
         ...Array.from({ length: 2 + slots }, (_, k) => ({ label: `${name}.bias#${k}`, count: cols })),
       ];
     })));
@@ -157,7 +164,7 @@ export class GpuTrainer implements Trainer {
               cols,
               w: this.storage(`${name}.weights`, n, sliceColumns(weights, inSize, spec.units, col0, cols)),
               b: this.storage(`${name}.bias`, cols, bias.slice(col0, col0 + cols)),
-              dw: this.storage(`${name}.weights.grad`, n),
+              dw: this.fusedSgd ? undefined : this.storage(`${name}.weights.grad`, n),
               db: this.storage(`${name}.bias.grad`, cols),
               slots: [
                 ...Array.from({ length: slots }, (_, k) => this.storage(`${name}.weights.state${k}`, n)),
@@ -174,8 +181,8 @@ export class GpuTrainer implements Trainer {
         const k = slots;
         const kind = this.optimizer.type;
         return [
-          optimizerDispatch(ctx, `${block.w.label}.update`, kind, block.w, block.dw, layer.inSize * block.cols,
-            this.hyper, block.slots[0], block.slots[1]),
+          ...(block.dw ? [optimizerDispatch(ctx, `${block.w.label}.update`, kind, block.w, block.dw, layer.inSize * block.cols,
+            this.hyper, block.slots[0], block.slots[1])] : []),
           optimizerDispatch(ctx, `${block.b.label}.update`, kind, block.b, block.db, block.cols,
             this.hyper, block.slots[k], block.slots[k + 1]),
         ].map((d) => this.ownDispatch(d));
@@ -225,6 +232,7 @@ export class GpuTrainer implements Trainer {
   private prepareUpdate(): void {
     if (this.hyperDirty || this.optimizer.type === 'adam') {
       this.ctx.device.queue.writeBuffer(this.hyper, 0, hyperWords(this.hyperValues()));
+      for (const d of this.sgdMatmuls) writeMatmulRate(this.ctx, d, this.optimizer.learningRate);
       this.hyperDirty = false;
     }
   }
@@ -244,9 +252,9 @@ export class GpuTrainer implements Trainer {
 
   private makeWorkspace(training: boolean, capacity: number): Workspace {
     const tag = training ? 'train' : 'infer';
-    const widest = Math.max(0, ...this.layers.slice(1).map((l) => l.inSize));
     const split = this.layers.filter((l) => l.blocks.length > 1);
     const widestBlock = Math.max(0, ...split.map((l) => l.blocks[0].cols));
+    // dA_prev needs a buffer of its own only for split layers (a whole layer's goes straight into dZ_prev).
     const splitInput = Math.max(0, ...split.filter((l) => l !== this.layers[0]).map((l) => l.inSize));
     this.ctx.preflight(`a batch of ${capacity} rows`, [
       ...(widestBlock ? [{ label: `${tag}.block`, count: capacity * widestBlock * (training ? 2 : 1) }] : []),
@@ -254,7 +262,7 @@ export class GpuTrainer implements Trainer {
       { label: `${tag}.input`, count: capacity * this.layers[0].inSize },
       ...this.layers.map((l, i) => ({ label: `${tag}.layer${i}.out`, count: capacity * l.units * (training ? 2 : 1) })),
       { label: `${tag}.target`, count: capacity * this.outUnits },
-      ...(training && widest > 0 ? [{ label: `${tag}.dA`, count: capacity * widest }] : []),
+      ...(training && splitInput ? [{ label: `${tag}.dA`, count: capacity * splitInput }] : []),
     ]);
     const made: GPUBuffer[] = [];
     const alloc = (label: string, count: number) => {
@@ -272,7 +280,7 @@ export class GpuTrainer implements Trainer {
         acts,
         target: alloc('target', capacity * this.outUnits),
         dz,
-        dA: training && widest > 0 ? alloc('dA', capacity * widest) : undefined,
+        dA: training && splitInput ? alloc('dA', capacity * splitInput) : undefined,
         parts: alloc('loss.parts', msePartCount(capacity * this.outUnits)),
         accumulator: alloc('loss.sum', 1),
         blockScratch: widestBlock ? alloc('block.out', capacity * widestBlock) : undefined,
@@ -288,7 +296,10 @@ export class GpuTrainer implements Trainer {
   }
 
   private dropWorkspace(ws: Workspace): void {
-    for (const plan of ws.plans.values()) this.free(planDispatches(plan).flatMap(dispatchResources));
+    for (const plan of ws.plans.values()) {
+      for (const d of plan.backward) this.sgdMatmuls.delete(d);
+      this.free(planDispatches(plan).flatMap(dispatchResources));
+    }
     this.free(ws.buffers);
   }
 
@@ -336,29 +347,37 @@ export class GpuTrainer implements Trainer {
       backward.push(mseGradDispatch(ctx, 'loss.grad', ws.acts[L], ws.target, ws.dz[L - 1], outCount, last.activation));
       for (let l = L - 1; l >= 0; l--) {
         const layer = this.layers[l];
+        const whole = layer.blocks.length === 1;
+        // A whole layer's dA_prev matmul applies f'(A_prev) as it stores, giving dZ_prev at once.
+        const fuseDerivative = whole && l > 0;
         layer.blocks.forEach((block, j) => {
-          const whole = layer.blocks.length === 1;
           // This block's columns of dZ (a split layer gathers them into scratch first).
           const dz = whole ? ws.dz[l] : ws.dzBlock!;
           if (!whole) {
             backward.push(columnsDispatch(ctx, `${block.w.label}.gather`, { buffer: ws.dz[l], stride: layer.units, offset: block.col0 },
               { buffer: dz, stride: block.cols, offset: 0 }, rows, block.cols));
           }
-          const dwShape = { m: layer.inSize, k: rows, n: block.cols, transposeA: true };
-          backward.push(
-            matmulDispatch(ctx, `${block.w.label}.grad`, { a: ws.acts[l], b: dz, c: block.dw, ...dwShape }, tile(dwShape)),
-            biasGradDispatch(ctx, `${block.b.label}.grad`, dz, block.db, rows, block.cols),
-          );
-          if (l === 0) return;
-          // dA_prev = Σ_j dZ_j · W_jᵀ: the first block writes it, the others add their share.
-          const daShape = { m: rows, k: block.cols, n: layer.inSize, transposeB: true };
-          backward.push(matmulDispatch(ctx, `${block.w.label}.input.grad`, { a: dz, b: block.w, c: j === 0 ? ws.dA! : ws.dAPart!, ...daShape }, tile(daShape)));
-          if (j > 0) {
-            backward.push(columnsDispatch(ctx, `${block.w.label}.input.grad.add`, { buffer: ws.dAPart!, stride: layer.inSize, offset: 0 },
-              { buffer: ws.dA!, stride: layer.inSize, offset: 0 }, rows, layer.inSize, true));
+          // dA_prev = Σ_j dZ_j · W_jᵀ: the first block writes it, the others add their share. It runs
+          // before dW, which with fused SGD overwrites W_j.
+          if (l > 0) {
+            const daShape = { m: rows, k: block.cols, n: layer.inSize, transposeB: true };
+            const prev = this.layers[l - 1].activation;
+            backward.push(matmulDispatch(ctx, `${block.w.label}.input.grad`, fuseDerivative
+              ? { a: dz, b: block.w, c: ws.dz[l - 1], derivativeOf: ws.acts[l], activation: prev, ...daShape }
+              : { a: dz, b: block.w, c: j === 0 ? ws.dA! : ws.dAPart!, ...daShape }, tile(daShape)));
+            if (j > 0) {
+              backward.push(columnsDispatch(ctx, `${block.w.label}.input.grad.add`, { buffer: ws.dAPart!, stride: layer.inSize, offset: 0 },
+                { buffer: ws.dA!, stride: layer.inSize, offset: 0 }, rows, layer.inSize, true));
+            }
           }
+          const dwShape = { m: layer.inSize, k: rows, n: block.cols, transposeA: true };
+          const dw = block.dw
+            ? matmulDispatch(ctx, `${block.w.label}.grad`, { a: ws.acts[l], b: dz, c: block.dw, ...dwShape }, tile(dwShape))
+            : matmulDispatch(ctx, `${block.w.label}.sgd`, { a: ws.acts[l], b: dz, c: block.w, sgdRate: this.optimizer.learningRate, ...dwShape }, tile(dwShape));
+          if (!block.dw) this.sgdMatmuls.add(dw);
+          backward.push(dw, biasGradDispatch(ctx, `${block.b.label}.grad`, dz, block.db, rows, block.cols));
         });
-        if (l > 0) {
+        if (l > 0 && !fuseDerivative) {
           backward.push(activationBackwardDispatch(ctx, `layer${l - 1}.dz`, this.layers[l - 1].activation,
             ws.acts[l], ws.dA!, ws.dz[l - 1], rows * layer.inSize));
         }

@@ -264,6 +264,7 @@ const T = {
     const { c, d } = dispatchMatmul(g, tileOf(variant), ms, m, k, n, form);
     // Which kernel ran: a variant falls back to the default on shapes or devices it does not take.
     const kernel = d.pipeline.label.split('.')[0];
+    const swapped = d.pipeline.label.includes('"TRANSPOSE_C":1');
     let gpuOut: Float32Array;
     try {
       g.ctx.submit('matmulVariant', [d]);
@@ -275,7 +276,7 @@ const T = {
     }
     const cpu = await WB.createBackend('cpu');
     const cpuOut = await runOp(cpu, 'matmul', inputs, { ...form });
-    return { n: gpuOut.length, problem: allclose(gpuOut, cpuOut, tol), kernel };
+    return { n: gpuOut.length, problem: allclose(gpuOut, cpuOut, tol), kernel, swapped };
   },
   /**
    * Wall-clock milliseconds of `runs` warm matmuls (after `warmup` untimed ones), each one submit

@@ -1,6 +1,7 @@
 // matmul dispatches (shaders/matmul.wgsl, and matmul_sg.wgsl + pack.wgsl where subgroups are 4 wide):
-// the three forms A·B, Aᵀ·B, A·Bᵀ with optional fused bias and activation. The variant is chosen with
-// override constants, so each combination is its own cached pipeline compiled from the same WGSL.
+// the three forms A·B, Aᵀ·B, A·Bᵀ with optional fused bias and activation, or with a training epilogue
+// (dZ from dA, or the SGD step). The variant is chosen with override constants, so each combination is
+// its own cached pipeline compiled from the same WGSL.
 import type { Activation } from '../../types';
 import type { BindingKind, Dispatch, GpuContext } from '../context';
 import { ACTIVATION_CODE } from './activation';
@@ -15,7 +16,35 @@ export interface MatmulArgs {
   k: number;
   transposeA?: boolean;
   transposeB?: boolean;
+  /** f of the forward epilogue; with derivativeOf, the f whose derivative is applied. */
   activation?: Activation;
+  /**
+   * Store C ⊙ f'(Y) instead, Y being this M×N buffer (a layer's output): dZ_prev straight from dZ · Wᵀ,
+   * with no dA pass. Not with bias or sgdRate.
+   */
+  derivativeOf?: GPUBuffer;
+  /** Apply c −= sgdRate · C to c instead of storing C: the SGD step fused into dW = A_prevᵀ · dZ. */
+  sgdRate?: number;
+}
+
+/** Which epilogue a matmul's store runs (EPILOGUE in matmul.wgsl). */
+function epilogueOf(args: MatmulArgs): number {
+  if ([args.bias, args.derivativeOf, args.sgdRate].filter((x) => x !== undefined).length > 1) {
+    throw new Error('matmulDispatch: bias, derivativeOf and sgdRate exclude each other');
+  }
+  return args.derivativeOf ? 1 : args.sgdRate !== undefined ? 2 : 0;
+}
+
+/** The params uniform {M, N, K, lr}. */
+function paramsWords(m: number, n: number, k: number, lr = 0): ArrayBuffer {
+  const words = Uint32Array.of(m, n, k, 0);
+  new Float32Array(words.buffer)[3] = lr;
+  return words.buffer;
+}
+
+/** Rewrites the learning rate of a matmul dispatch made with sgdRate (after setLearningRate). */
+export function writeMatmulRate(ctx: GpuContext, d: Dispatch, lr: number): void {
+  ctx.device.queue.writeBuffer(d.uniform, 12, Float32Array.of(lr));
 }
 
 /**
@@ -79,6 +108,14 @@ export function defaultMatmulVariant(shape: { m: number; n: number }, subgroups 
   return subgroups && outputs >= SUBGROUP_MATMUL_OUTPUTS ? 'sg32x32' : DEFAULT_MATMUL_VARIANT;
 }
 
+/**
+ * Whether an autotuner should time this variant on this shape: not sg32x32 below SMALL_MATMUL_OUTPUTS,
+ * where its 32×128 blocks would be mostly padding and its pipelines take seconds to compile on SwiftShader.
+ */
+export function worthTiming(tile: MatmulTile, shape: { m: number; n: number }): boolean {
+  return !tile.subgroup || shape.m * shape.n >= SMALL_MATMUL_OUTPUTS;
+}
+
 const BINDINGS: BindingKind[] = ['read', 'read', 'read', 'storage', 'uniform'];
 const SG_BINDINGS: BindingKind[] = ['read', 'texture', 'read', 'storage', 'uniform'];
 const PACK_BINDINGS: BindingKind[] = ['read', 'storage-texture', 'uniform'];
@@ -96,8 +133,9 @@ export function matmulDispatch(ctx: GpuContext, label: string, args: MatmulArgs,
   // Row length of A and B as stored: a vec4 load is aligned when it is a multiple of 4.
   const aStride = transposeA ? m : k;
   const bStride = transposeB ? k : n;
+  const epilogue = epilogueOf(args);
   if (tile.subgroup) {
-    const d = subgroupMatmulDispatch(ctx, label, args, tile, aStride);
+    const d = subgroupMatmulDispatch(ctx, label, args, tile, aStride, bStride);
     if (d) return d;
     tile = DEFAULT_MATMUL_TILE; // a shape or device it does not take
   }
@@ -119,41 +157,50 @@ export function matmulDispatch(ctx: GpuContext, label: string, args: MatmulArgs,
     K_ALIGNED: Number(k % 4 === 0),
     HAS_BIAS: Number(args.bias !== undefined),
     ACTIVATION: ACTIVATION_CODE[activation],
+    EPILOGUE: epilogue,
   };
-  const uniform = ctx.uniform(`${label}.params`, Uint32Array.of(m, n, k, 0).buffer);
+  const uniform = ctx.uniform(`${label}.params`, paramsWords(m, n, k, args.sgdRate));
   return {
     label,
     pipeline: ctx.pipeline('matmul', 'main', BINDINGS, constants),
-    bindGroup: ctx.bindGroup(label, BINDINGS, [args.a, args.b, args.bias ?? ctx.dummy('bias'), args.c, uniform]),
+    bindGroup: ctx.bindGroup(label, BINDINGS, [args.a, args.b, args.bias ?? args.derivativeOf ?? ctx.dummy('bias'), args.c, uniform]),
     workgroups: [Math.ceil(n / (tn * tile.wgX)), Math.ceil(m / (tm * tile.wgY)), 1],
     uniform,
   };
 }
 
 /**
- * The subgroup variant: pack opB(B) into a texture, then matmul_sg.wgsl. undefined where it does not
- * apply: no 4-wide subgroups, A's stored rows not a multiple of 4 long (its loads are whole vec4s), or
- * the packed texture or the workgroup count over the device's limits.
+ * The subgroup variant: pack one operand into a texture, then matmul_sg.wgsl. The packed one is the
+ * smaller: opB(B) (K×N) when M ≥ N; else opA(A) (M×K), by handing the kernel Cᵀ = opB(B)ᵀ · opA(A)ᵀ.
+ * undefined where it does not apply: no 4-wide subgroups, the unpacked operand's stored rows not a
+ * multiple of 4 long (its loads are whole vec4s), or the texture or workgroup count over the limits.
  */
-function subgroupMatmulDispatch(ctx: GpuContext, label: string, args: MatmulArgs, tile: MatmulTile, aStride: number): Dispatch | undefined {
-  const { m, n, k, transposeA = false, transposeB = false, activation = 'linear' } = args;
-  // Wide enough for every lane's columns, so lanes past N read zeros instead of clamping.
+function subgroupMatmulDispatch(
+  ctx: GpuContext, label: string, args: MatmulArgs, tile: MatmulTile, aStride: number, bStride: number,
+): Dispatch | undefined {
+  if (!ctx.subgroupMatmul) return undefined;
+  const { k, transposeA = false, transposeB = false, activation = 'linear' } = args;
+  // The problem the kernel sees: P = opA(A') · opB(B'), M' × N', B' packed.
+  const swap = args.m < args.n && bStride % 4 === 0;
+  if (!swap && aStride % 4 !== 0) return undefined;
+  const [m, n] = swap ? [args.n, args.m] : [args.m, args.n];
+  const [a, b] = swap ? [args.b, args.a] : [args.a, args.b];
+  // (Xᵀ)ᵀ = X: a stored transposed operand reads as plain in the transposed problem, and the other way round.
+  const [opA, opB] = swap ? [!transposeB, !transposeA] : [transposeA, transposeB];
+  // Wide enough for every lane's columns, so lanes past N' read zeros instead of clamping.
   const width = Math.ceil(n / (SUBGROUP_WIDTH * tile.tn)) * tile.tn;
   const height = Math.ceil(k / 4) * 4;
   const maxSide = ctx.limits.maxTextureDimension2D;
   const subgroups = tile.wgX / SUBGROUP_WIDTH;
   const blocks = Math.ceil(m / tile.tm) * Math.ceil(n / (SUBGROUP_WIDTH * tile.tn));
   const workgroups = Math.ceil(blocks / subgroups);
-  if (!ctx.subgroupMatmul || aStride % 4 !== 0 || width > maxSide || height > maxSide ||
-    workgroups > ctx.limits.maxComputeWorkgroupsPerDimension) {
-    return undefined;
-  }
-  const texture = ctx.texture(`${label}.packedB`, width, height);
+  if (width > maxSide || height > maxSide || workgroups > ctx.limits.maxComputeWorkgroupsPerDimension) return undefined;
+  const texture = ctx.texture(`${label}.packed`, width, height);
   const packUniform = ctx.uniform(`${label}.pack.params`, Uint32Array.of(k, n, width, height).buffer);
   const prologue: Dispatch = {
     label: `${label}.pack`,
-    pipeline: ctx.pipeline('pack', 'main', PACK_BINDINGS, { TRANSPOSE: Number(transposeB), ALIGNED: Number(n % 4 === 0) }),
-    bindGroup: ctx.bindGroup(`${label}.pack`, PACK_BINDINGS, [args.b, texture, packUniform]),
+    pipeline: ctx.pipeline('pack', 'main', PACK_BINDINGS, { TRANSPOSE: Number(opB), ALIGNED: Number(n % 4 === 0) }),
+    bindGroup: ctx.bindGroup(`${label}.pack`, PACK_BINDINGS, [b, texture, packUniform]),
     workgroups: [Math.ceil(width / 64), height, 1],
     uniform: packUniform,
   };
@@ -161,15 +208,17 @@ function subgroupMatmulDispatch(ctx: GpuContext, label: string, args: MatmulArgs
     SUBGROUPS: subgroups,
     TM: tile.tm,
     TN: tile.tn,
-    TRANSPOSE_A: Number(transposeA),
+    TRANSPOSE_A: Number(opA),
+    TRANSPOSE_C: Number(swap),
     HAS_BIAS: Number(args.bias !== undefined),
     ACTIVATION: ACTIVATION_CODE[activation],
+    EPILOGUE: epilogueOf(args),
   };
-  const uniform = ctx.uniform(`${label}.params`, Uint32Array.of(m, n, k, 0).buffer);
+  const uniform = ctx.uniform(`${label}.params`, paramsWords(m, n, k, args.sgdRate));
   return {
     label,
     pipeline: ctx.pipeline('matmul_sg', 'main_sg', SG_BINDINGS, constants),
-    bindGroup: ctx.bindGroup(label, SG_BINDINGS, [args.a, texture, args.bias ?? ctx.dummy('bias'), args.c, uniform]),
+    bindGroup: ctx.bindGroup(label, SG_BINDINGS, [a, texture, args.bias ?? args.derivativeOf ?? ctx.dummy('bias'), args.c, uniform]),
     workgroups: [workgroups, 1, 1],
     uniform,
     prologue,
