@@ -35,3 +35,11 @@ fn activateGrad(kind: u32, y: f32) -> f32 {
     default: { return 1.0; }
   }
 }
+
+fn activateGrad4(kind: u32, y: vec4<f32>) -> vec4<f32> {
+  switch kind {
+    case ACT_RELU: { return select(vec4<f32>(0.0), vec4<f32>(1.0), y > vec4<f32>(0.0)); }
+    case ACT_SIGMOID: { return y * (1.0 - y); }
+    default: { return vec4<f32>(1.0); }
+  }
+}

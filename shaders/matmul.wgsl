@@ -193,41 +193,51 @@ fn multiplyTiles() {
   }
 }
 
-// Stores the 4×4 tile P[m .. m+3, n .. n+3] through the epilogue, skipping what lies outside C.
-fn store4x4(tile: mat4x4<f32>, m0: u32, n0: u32) {
-  // Column i of t is row m + i of P, as in the accumulators.
-  var t = tile;
-  var m = m0;
-  var n = n0;
-  var M = params.M;
-  var N = params.N;
-  if (TRANSPOSE_C) {
-    t = transpose(tile);
-    m = n0;
-    n = m0;
-    M = params.N;
-    N = params.M;
+// Element e + j of a row-major buffer of `count` values, for j < 4; past the end, the last one (read
+// only for entries of C that are not stored).
+fn aux4(e: u32, count: u32) -> vec4<f32> {
+  let last = count - 1u;
+  return vec4<f32>(aux[min(e, last)], aux[min(e + 1u, last)], aux[min(e + 2u, last)], aux[min(e + 3u, last)]);
+}
+
+fn c4(e: u32, count: u32) -> vec4<f32> {
+  let last = count - 1u;
+  return vec4<f32>(c[min(e, last)], c[min(e + 1u, last)], c[min(e + 2u, last)], c[min(e + 3u, last)]);
+}
+
+// Row `row` of C from p = P[row, n .. n+3] through the epilogue; columns from N on are not stored.
+fn storeRow4(p: vec4<f32>, row: u32, n: u32, M: u32, N: u32, bias4: vec4<f32>) {
+  if (row >= M) { return; }
+  let e = row * N + n;
+  var v: vec4<f32>;
+  if (EPILOGUE == EPI_GRAD) {
+    v = p * activateGrad4(ACTIVATION, aux4(e, M * N));
+  } else if (EPILOGUE == EPI_SGD) {
+    v = c4(e, M * N) - params.lr * p;
+  } else {
+    v = activate4(ACTIVATION, p + bias4);
   }
+  c[e] = v.x;
+  if (n + 1u < N) { c[e + 1u] = v.y; }
+  if (n + 2u < N) { c[e + 2u] = v.z; }
+  if (n + 3u < N) { c[e + 3u] = v.w; }
+}
+
+// C[m .. m+3, n .. n+3] from the tile t (column i = P[m + i, n .. n+3]) of an M×N product; n < N.
+fn storeTile(t: mat4x4<f32>, m: u32, n: u32, M: u32, N: u32) {
   var bias4 = vec4<f32>(0.0);
-  if (EPILOGUE == EPI_FORWARD && HAS_BIAS) {
-    for (var j = 0u; j < 4u; j++) {
-      if (n + j < N) { bias4[j] = aux[n + j]; }
-    }
-  }
-  for (var i = 0u; i < 4u; i++) {
-    let row = m + i;
-    if (row >= M) { break; }
-    let v = activate4(ACTIVATION, t[i] + bias4);
-    for (var j = 0u; j < 4u; j++) {
-      let e = row * N + n + j;
-      if (n + j < N) {
-        switch EPILOGUE {
-          case EPI_GRAD: { c[e] = t[i][j] * activateGrad(ACTIVATION, aux[e]); }
-          case EPI_SGD: { c[e] = c[e] - params.lr * t[i][j]; }
-          default: { c[e] = v[j]; }
-        }
-      }
-    }
+  if (EPILOGUE == EPI_FORWARD && HAS_BIAS) { bias4 = aux4(n, N); }
+  // A loop, unlike the multiply: one copy of the epilogue per tile keeps big pipelines quick to compile.
+  for (var i = 0u; i < 4u; i++) { storeRow4(t[i], m + i, n, M, N, bias4); }
+}
+
+// Stores the 4×4 tile P[m .. m+3, n .. n+3] of the product as computed (column i = row m + i).
+fn store4x4(t: mat4x4<f32>, m: u32, n: u32) {
+  if (TRANSPOSE_C) {
+    // The product was Cᵀ: this tile is C[n .. n+3, m .. m+3] transposed.
+    if (m < params.M) { storeTile(transpose(t), n, m, params.N, params.M); }
+  } else {
+    if (n < params.N) { storeTile(t, m, n, params.M, params.N); }
   }
 }
 
