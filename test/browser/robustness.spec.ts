@@ -31,7 +31,7 @@ test('losing the device mid-fit recovers from the last epoch; without recovery f
     const { x, y } = T.dataset(256, 8, 2, 21);
     const spec = { inputSize: 8, layers: [{ units: 16, activation: 'relu' as const }, { units: 2, activation: 'sigmoid' as const }],
       optimizer: { type: 'adam' as const, learningRate: 0.01 }, seed: 4 };
-    const backend = await WB.createBackend('webgpu');
+    const backend = await WB.createBackend('webgpu', { autotune: false });
     const device = () => (backend as unknown as { ctx: { device: GPUDevice } }).ctx.device;
     const plain = new WB.Network(backend, spec);
     const uninterrupted = await plain.fit(x, y, { epochs: 6, batchSize: 32 });

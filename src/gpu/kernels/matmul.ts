@@ -95,25 +95,36 @@ export const DEFAULT_MATMUL_TILE: MatmulTile = MATMUL_VARIANTS[DEFAULT_MATMUL_VA
 /** Below this many outputs (M·N) the untuned default is r4x4: a 16×16 block would mostly compute padding. */
 export const SMALL_MATMUL_OUTPUTS = 128 * 128;
 
-/** From this many outputs (M·N) on, the untuned choice is sg32x32 where it runs: its blocks are 32 × 128. */
+/**
+ * From this many outputs (M·N) and this depth (K) on, the untuned choice is sg32x32 where it runs: its
+ * blocks are 32 × 128, and with a shallow K packing the texture costs about as much as the product.
+ */
 export const SUBGROUP_MATMUL_OUTPUTS = 256 * 256;
+export const SUBGROUP_MATMUL_DEPTH = 64;
 
 /**
  * The untuned choice for a shape: r4x4 for small outputs (cheap to compile, little padding), sg32x32
  * for big ones where subgroups are 4 wide (`subgroups`), else the default.
  */
-export function defaultMatmulVariant(shape: { m: number; n: number }, subgroups = false): string {
+export function defaultMatmulVariant(shape: { m: number; n: number; k: number }, subgroups = false): string {
   const outputs = shape.m * shape.n;
   if (outputs < SMALL_MATMUL_OUTPUTS) return 'r4x4';
-  return subgroups && outputs >= SUBGROUP_MATMUL_OUTPUTS ? 'sg32x32' : DEFAULT_MATMUL_VARIANT;
+  const big = outputs >= SUBGROUP_MATMUL_OUTPUTS && shape.k >= SUBGROUP_MATMUL_DEPTH;
+  return subgroups && big ? 'sg32x32' : DEFAULT_MATMUL_VARIANT;
+}
+
+/** Outputs one workgroup of this variant computes. */
+function workgroupOutputs(tile: MatmulTile): number {
+  return tile.subgroup ? tile.tm * SUBGROUP_WIDTH * tile.tn * (tile.wgX / SUBGROUP_WIDTH) : tile.tm * tile.wgY * tile.tn * tile.wgX;
 }
 
 /**
- * Whether an autotuner should time this variant on this shape: not sg32x32 below SMALL_MATMUL_OUTPUTS,
- * where its 32×128 blocks would be mostly padding and its pipelines take seconds to compile on SwiftShader.
+ * Whether an autotuner should time this variant on this shape: not when one workgroup of it covers
+ * more than the whole output, which it would mostly spend on padding (and each candidate timed is a
+ * pipeline compile, seconds for the big ones on SwiftShader). Untimed, a shape keeps the default.
  */
 export function worthTiming(tile: MatmulTile, shape: { m: number; n: number }): boolean {
-  return !tile.subgroup || shape.m * shape.n >= SMALL_MATMUL_OUTPUTS;
+  return workgroupOutputs(tile) <= shape.m * shape.n;
 }
 
 const BINDINGS: BindingKind[] = ['read', 'read', 'read', 'storage', 'uniform'];
