@@ -34,7 +34,7 @@ test('a 3-arm spiral of 300 points reaches ≥ 95% training accuracy on WebGPU',
       optimizer: { type: 'adam', learningRate: 0.02 },
       seed: 5,
     });
-    const fit = await net.fit(x, y, { epochs: 300, batchSize: 32 });
+    const fit = await net.fit(x, y, { epochs: 300, batchSize: 64 });
     const accuracy = T.accuracy(await net.predict(x), labels, 3);
     net.destroy();
     return { accuracy, first: fit.loss[0], last: fit.loss[fit.loss.length - 1] };
