@@ -109,7 +109,7 @@ export class GpuBackend implements Backend {
     const c = this.output('matmul', m, n);
     const shape = { m, n, k, transposeA: opts.transposeA, transposeB: opts.transposeB };
     this.run('matmul', [matmulDispatch(this.ctx, c.label, {
-      a: ma.buffer, b: mb.buffer, c: c.buffer, bias: bias?.buffer, ...shape, activation: opts.activation,
+      a: ma.buffer, b: mb.buffer, c: c.buffer, bias: bias?.buffer, ...shape, activation: opts.activation, scratch: true,
     }, this.ctx.tuner.tileFor(shape))]);
     return c;
   }

@@ -75,6 +75,7 @@ export class GpuContext {
   #layouts = new Map<string, GPUBindGroupLayout>();
   #pipelines = new Map<string, GPUComputePipeline>();
   #dummies = new Map<string, GPUBuffer>();
+  #scratch?: GPUTexture;
   #pending: Error[] = [];
   #lost?: DeviceLostError;
   #destroyed = false;
@@ -257,6 +258,21 @@ export class GpuContext {
     this.#sizes.set(texture, bytes);
     this.#bytesInUse += bytes;
     return texture;
+  }
+
+  /**
+   * A texture of at least width × height for work that is submitted before the next request for one
+   * (eager matmuls): made again only when it is too small, so eager ops skip an allocation and its
+   * zero-fill each. Freed with the context.
+   */
+  scratchTexture(width: number, height: number): GPUTexture {
+    const old = this.#scratch;
+    if (old && old.width >= width && old.height >= height) return old;
+    const w = Math.max(width, old?.width ?? 0);
+    const h = Math.max(height, old?.height ?? 0);
+    this.#scratch = this.texture('scratch.packed', w, h);
+    if (old) this.release(old);
+    return this.#scratch;
   }
 
   /** Destroys a buffer or texture this context made (either kind a dispatch may own). */

@@ -22,17 +22,28 @@ test('destroy() frees every GPU buffer the backend created', async ({ gpuPage })
     b.matmul(dz, w, { transposeB: true });
     b.sgdUpdate(w, b.matmul(x, dz, { transposeA: true }), 0.1);
     b.activation('relu', x);
+    // Big enough for sg32x32 where subgroups are 4 wide: it packs B into the backend's scratch texture.
+    const texturesBefore = T.liveTextures();
+    const big = b.matrix(256, 256, T.rand(256 * 256, 4));
+    b.matmul(big, big);
     await loss.read();
     x.dispose();
     x.dispose(); // twice is fine
     const whileAlive = T.liveBuffers() - before;
+    const sg = (b as unknown as { ctx: { subgroupMatmul: boolean } }).ctx.subgroupMatmul;
+    const texturesWhileAlive = T.liveTextures() - texturesBefore;
     b.destroy();
     b.destroy();
-    return { created: T.counters.buffersCreated - createdBefore, whileAlive, after: T.liveBuffers() - before };
+    return {
+      created: T.counters.buffersCreated - createdBefore, whileAlive, after: T.liveBuffers() - before,
+      sg, texturesWhileAlive, texturesAfter: T.liveTextures() - texturesBefore,
+    };
   });
   expect(r.created).toBeGreaterThan(10);
   expect(r.whileAlive).toBeGreaterThan(0);
   expect(r.after).toBe(0);
+  if (r.sg) expect(r.texturesWhileAlive, 'the scratch texture of sg32x32').toBe(1);
+  expect(r.texturesAfter).toBe(0);
 });
 
 test('temporary buffers of eager ops are freed at once', async ({ gpuPage }) => {

@@ -25,6 +25,11 @@ export interface MatmulArgs {
   derivativeOf?: GPUBuffer;
   /** Apply c −= sgdRate · C to c instead of storing C: the SGD step fused into dW = A_prevᵀ · dZ. */
   sgdRate?: number;
+  /**
+   * sg32x32: pack into the context's shared scratch texture instead of one the dispatch owns. For eager
+   * ops, submitted one at a time: queue order keeps one matmul's pack after the previous one's reads.
+   */
+  scratch?: boolean;
 }
 
 /** Which epilogue a matmul's store runs (EPILOGUE in matmul.wgsl). */
@@ -206,7 +211,7 @@ function subgroupMatmulDispatch(
   const blocks = Math.ceil(m / tile.tm) * Math.ceil(n / (SUBGROUP_WIDTH * tile.tn));
   const workgroups = Math.ceil(blocks / subgroups);
   if (width > maxSide || height > maxSide || workgroups > ctx.limits.maxComputeWorkgroupsPerDimension) return undefined;
-  const texture = ctx.texture(`${label}.packed`, width, height);
+  const texture = args.scratch ? ctx.scratchTexture(width, height) : ctx.texture(`${label}.packed`, width, height);
   const packUniform = ctx.uniform(`${label}.pack.params`, Uint32Array.of(k, n, width, height).buffer);
   const prologue: Dispatch = {
     label: `${label}.pack`,
@@ -233,6 +238,6 @@ function subgroupMatmulDispatch(
     workgroups: [workgroups, 1, 1],
     uniform,
     prologue,
-    texture,
+    texture: args.scratch ? undefined : texture,
   };
 }
