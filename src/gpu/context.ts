@@ -29,6 +29,11 @@ export interface Dispatch {
   prologue?: Dispatch;
   /** A texture only this dispatch (and its prologue) uses, owned like `uniform`. */
   texture?: GPUTexture;
+  /**
+   * Instead of a prologue: rows of a buffer copied into a texture before the compute pass (a plain
+   * copy, no shader). Only ctx.submit() can do it: the scheduler's steps are one pass.
+   */
+  upload?: { buffer: GPUBuffer; texture: GPUTexture; bytesPerRow: number; size: [number, number] };
 }
 
 /** Everything a dispatch owns: free these when the dispatch is dropped. */
@@ -37,6 +42,7 @@ export function dispatchResources(d: Dispatch): GpuResource[] {
 }
 
 export function encodeDispatch(pass: GPUComputePassEncoder, d: Dispatch): void {
+  if (d.upload) throw new Error(`${d.label}: a dispatch with an upload cannot be encoded inside a pass`);
   if (d.prologue) encodeDispatch(pass, d.prologue);
   pass.setPipeline(d.pipeline);
   pass.setBindGroup(0, d.bindGroup);
@@ -250,7 +256,7 @@ export class GpuContext {
     this.device.pushErrorScope('out-of-memory');
     const texture = this.device.createTexture({
       label, size: [width, height], format: 'rgba32float',
-      usage: GPUTextureUsage.STORAGE_BINDING | GPUTextureUsage.TEXTURE_BINDING,
+      usage: GPUTextureUsage.STORAGE_BINDING | GPUTextureUsage.TEXTURE_BINDING | GPUTextureUsage.COPY_DST,
     });
     this.#allocationChecks.push(this.device.popErrorScope().then((e) =>
       e ? new GpuMemoryError(`the GPU could not allocate '${label}' (${bytes} bytes): ${e.message}`) : undefined));
@@ -376,8 +382,14 @@ export class GpuContext {
   /** Records dispatches in one encoder and submits them: the eager ops' path. */
   submit(label: string, dispatches: Dispatch[]): void {
     const encoder = this.device.createCommandEncoder({ label });
+    for (const { upload } of dispatches) {
+      if (upload) {
+        encoder.copyBufferToTexture({ buffer: upload.buffer, bytesPerRow: upload.bytesPerRow }, { texture: upload.texture },
+          upload.size);
+      }
+    }
     const pass = encoder.beginComputePass({ label });
-    for (const d of dispatches) encodeDispatch(pass, d);
+    for (const d of dispatches) encodeDispatch(pass, { ...d, upload: undefined });
     pass.end();
     this.device.queue.submit([encoder.finish()]);
   }

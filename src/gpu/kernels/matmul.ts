@@ -212,14 +212,6 @@ function subgroupMatmulDispatch(
   const workgroups = Math.ceil(blocks / subgroups);
   if (width > maxSide || height > maxSide || workgroups > ctx.limits.maxComputeWorkgroupsPerDimension) return undefined;
   const texture = args.scratch ? ctx.scratchTexture(width, height) : ctx.texture(`${label}.packed`, width, height);
-  const packUniform = ctx.uniform(`${label}.pack.params`, Uint32Array.of(k, n, width, height).buffer);
-  const prologue: Dispatch = {
-    label: `${label}.pack`,
-    pipeline: ctx.pipeline('pack', 'main', PACK_BINDINGS, { TRANSPOSE: Number(opB), ALIGNED: Number(n % 4 === 0) }),
-    bindGroup: ctx.bindGroup(`${label}.pack`, PACK_BINDINGS, [b, texture, packUniform]),
-    workgroups: [Math.ceil(width / 64), height, 1],
-    uniform: packUniform,
-  };
   const constants = {
     SUBGROUPS: subgroups,
     TM: tile.tm,
@@ -231,13 +223,26 @@ function subgroupMatmulDispatch(
     EPILOGUE: epilogueOf(args),
   };
   const uniform = ctx.uniform(`${label}.params`, paramsWords(m, n, k, args.sgdRate));
-  return {
+  const main = {
     label,
     pipeline: ctx.pipeline('matmul_sg', 'main_sg', SG_BINDINGS, constants),
     bindGroup: ctx.bindGroup(label, SG_BINDINGS, [a, texture, args.bias ?? args.derivativeOf ?? ctx.dummy('bias'), args.c, uniform]),
-    workgroups: [workgroups, 1, 1],
+    workgroups: [workgroups, 1, 1] as [number, number, number],
     uniform,
-    prologue,
-    texture: args.scratch ? undefined : texture,
   };
+  // An eager op whose B is stored K×N with rows of a multiple of 256 bytes (a copy's bytesPerRow) and
+  // K a multiple of 4 (no zero rows to add) is copied into the texture instead of packed: a memcpy
+  // rather than a shader pass. Texels past N keep what they held; they feed only unstored columns of C.
+  if (args.scratch && !opB && n % 64 === 0 && k % 4 === 0) {
+    return { ...main, upload: { buffer: b, texture, bytesPerRow: n * 4, size: [n / 4, k] } };
+  }
+  const packUniform = ctx.uniform(`${label}.pack.params`, Uint32Array.of(k, n, width, height).buffer);
+  const prologue: Dispatch = {
+    label: `${label}.pack`,
+    pipeline: ctx.pipeline('pack', 'main', PACK_BINDINGS, { TRANSPOSE: Number(opB), ALIGNED: Number(n % 4 === 0) }),
+    bindGroup: ctx.bindGroup(`${label}.pack`, PACK_BINDINGS, [b, texture, packUniform]),
+    workgroups: [Math.ceil(width / 64), height, 1],
+    uniform: packUniform,
+  };
+  return { ...main, prologue, texture: args.scratch ? undefined : texture };
 }
