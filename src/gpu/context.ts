@@ -188,12 +188,38 @@ export class GpuContext {
             `${this.bindingLimit} bytes (${MiB(this.bindingLimit)}) one binding can see`);
       }
     }
-    const total = buffers.reduce((sum, b) => sum + paddedBytes(b.count), 0);
-    if (this.#bytesInUse + total > this.memoryBudget) {
+    this.#checkBudget(what, buffers.reduce((sum, b) => sum + paddedBytes(b.count), 0));
+  }
+
+  #checkBudget(what: string, bytes: number): void {
+    if (this.#bytesInUse + bytes > this.memoryBudget) {
       throw new GpuMemoryError(
-        `${what}: needs ${MiB(total)} of GPU memory on top of the ${MiB(this.#bytesInUse)} in use, over the ` +
+        `${what}: needs ${MiB(bytes)} of GPU memory on top of the ${MiB(this.#bytesInUse)} in use, over the ` +
           `memoryBudget of ${MiB(this.memoryBudget)}; nothing was allocated`);
     }
+  }
+
+  /**
+   * Makes a buffer or texture inside an out-of-memory error scope, so a refused one is reported by label
+   * and size (checkAllocations) instead of surfacing later as an anonymous uncaptured error, and counts it.
+   */
+  #allocate<R extends GpuResource>(label: string, bytes: number, create: () => R): R {
+    this.device.pushErrorScope('out-of-memory');
+    const resource = create();
+    this.#allocationChecks.push(this.device.popErrorScope().then((e) =>
+      e ? new GpuMemoryError(`the GPU could not allocate '${label}' (${bytes} bytes): ${e.message}`) : undefined));
+    this.#sizes.set(resource, bytes);
+    this.#bytesInUse += bytes;
+    return resource;
+  }
+
+  /** Uncounts a resource this context made; false if it did not (or already forgot it). */
+  #forget(resource: GpuResource): boolean {
+    const bytes = this.#sizes.get(resource);
+    if (bytes === undefined) return false;
+    this.#bytesInUse -= bytes;
+    this.#sizes.delete(resource);
+    return true;
   }
 
   createBuffer(label: string, size: number, usage: GPUBufferUsageFlags, mappedAtCreation = false): GPUBuffer {
@@ -202,15 +228,8 @@ export class GpuContext {
         `${label}: needs ${size} bytes, more than this adapter's maxBufferSize of ${this.device.limits.maxBufferSize}`,
       );
     }
-    // An out-of-memory scope per allocation: a refused buffer is then reported by label and size
-    // (checkAllocations) instead of surfacing later as an anonymous uncaptured error.
-    this.device.pushErrorScope('out-of-memory');
-    const buffer = this.device.createBuffer({ label, size, usage, mappedAtCreation });
-    this.#allocationChecks.push(this.device.popErrorScope().then((e) =>
-      e ? new GpuMemoryError(`the GPU could not allocate '${label}' (${size} bytes): ${e.message}`) : undefined));
+    const buffer = this.#allocate(label, size, () => this.device.createBuffer({ label, size, usage, mappedAtCreation }));
     this.buffers.add(buffer);
-    this.#sizes.set(buffer, size);
-    this.#bytesInUse += size;
     return buffer;
   }
 
@@ -223,11 +242,7 @@ export class GpuContext {
   }
 
   destroyBuffer(buffer: GPUBuffer): void {
-    if (this.buffers.delete(buffer)) {
-      this.#bytesInUse -= this.#sizes.get(buffer) ?? 0;
-      this.#sizes.delete(buffer);
-      buffer.destroy();
-    }
+    this.release(buffer);
   }
 
   /** A storage buffer for `count` f32 values, optionally filled with `data`. */
@@ -248,21 +263,12 @@ export class GpuContext {
    */
   texture(label: string, width: number, height: number): GPUTexture {
     const bytes = width * height * 16;
-    if (this.#bytesInUse + bytes > this.memoryBudget) {
-      throw new GpuMemoryError(
-        `${label}: needs ${MiB(bytes)} of GPU memory on top of the ${MiB(this.#bytesInUse)} in use, over the ` +
-          `memoryBudget of ${MiB(this.memoryBudget)}; nothing was allocated`);
-    }
-    this.device.pushErrorScope('out-of-memory');
-    const texture = this.device.createTexture({
+    this.#checkBudget(label, bytes);
+    const texture = this.#allocate(label, bytes, () => this.device.createTexture({
       label, size: [width, height], format: 'rgba32float',
       usage: GPUTextureUsage.STORAGE_BINDING | GPUTextureUsage.TEXTURE_BINDING | GPUTextureUsage.COPY_DST,
-    });
-    this.#allocationChecks.push(this.device.popErrorScope().then((e) =>
-      e ? new GpuMemoryError(`the GPU could not allocate '${label}' (${bytes} bytes): ${e.message}`) : undefined));
+    }));
     this.textures.add(texture);
-    this.#sizes.set(texture, bytes);
-    this.#bytesInUse += bytes;
     return texture;
   }
 
@@ -283,13 +289,10 @@ export class GpuContext {
 
   /** Destroys a buffer or texture this context made (either kind a dispatch may own). */
   release(resource: GpuResource): void {
-    if (resource instanceof GPUBuffer) {
-      this.destroyBuffer(resource);
-    } else if (this.textures.delete(resource)) {
-      this.#bytesInUse -= this.#sizes.get(resource) ?? 0;
-      this.#sizes.delete(resource);
-      resource.destroy();
-    }
+    if (!this.#forget(resource)) return;
+    if (resource instanceof GPUBuffer) this.buffers.delete(resource);
+    else this.textures.delete(resource);
+    resource.destroy();
   }
 
   /** A uniform buffer holding `words` (u32/f32 bit patterns); COPY_DST so per-step values can change. */
