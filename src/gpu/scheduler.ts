@@ -326,62 +326,69 @@ export class GpuTrainer implements Trainer {
     const L = this.layers.length;
     const outCount = rows * this.outUnits;
     const forward: Dispatch[] = [];
-    this.layers.forEach((layer, l) => {
-      for (const block of layer.blocks) {
-        const whole = layer.blocks.length === 1;
-        const shape = { m: rows, k: layer.inSize, n: block.cols };
-        // A split layer computes each block into scratch, then scatters it into its columns of A_l.
-        forward.push(matmulDispatch(ctx, `${block.w.label}.forward`, {
-          a: ws.acts[l], b: block.w, bias: block.b, c: whole ? ws.acts[l + 1] : ws.blockScratch!, ...shape, activation: layer.activation,
-        }, tile(shape)));
-        if (!whole) {
-          forward.push(columnsDispatch(ctx, `${block.w.label}.scatter`, { buffer: ws.blockScratch!, stride: block.cols, offset: 0 },
-            { buffer: ws.acts[l + 1], stride: layer.units, offset: block.col0 }, rows, block.cols));
-        }
-      }
-    });
     const backward: Dispatch[] = [];
-    if (ws.training) {
-      const last = this.layers[L - 1];
-      // dZ_L = 2 (A_L - Y) / (rows · units) ⊙ f'(A_L): the loss gradient fused with the activation's.
-      backward.push(mseGradDispatch(ctx, 'loss.grad', ws.acts[L], ws.target, ws.dz[L - 1], outCount, last.activation));
-      for (let l = L - 1; l >= 0; l--) {
-        const layer = this.layers[l];
-        const whole = layer.blocks.length === 1;
-        // A whole layer's dA_prev matmul applies f'(A_prev) as it stores, giving dZ_prev at once.
-        const fuseDerivative = whole && l > 0;
-        layer.blocks.forEach((block, j) => {
-          // This block's columns of dZ (a split layer gathers them into scratch first).
-          const dz = whole ? ws.dz[l] : ws.dzBlock!;
+    // A matmul may allocate a packed texture, which can fail the memory budget: then nothing made here stays.
+    try {
+      this.layers.forEach((layer, l) => {
+        for (const block of layer.blocks) {
+          const whole = layer.blocks.length === 1;
+          const shape = { m: rows, k: layer.inSize, n: block.cols };
+          // A split layer computes each block into scratch, then scatters it into its columns of A_l.
+          forward.push(matmulDispatch(ctx, `${block.w.label}.forward`, {
+            a: ws.acts[l], b: block.w, bias: block.b, c: whole ? ws.acts[l + 1] : ws.blockScratch!, ...shape, activation: layer.activation,
+          }, tile(shape)));
           if (!whole) {
-            backward.push(columnsDispatch(ctx, `${block.w.label}.gather`, { buffer: ws.dz[l], stride: layer.units, offset: block.col0 },
-              { buffer: dz, stride: block.cols, offset: 0 }, rows, block.cols));
+            forward.push(columnsDispatch(ctx, `${block.w.label}.scatter`, { buffer: ws.blockScratch!, stride: block.cols, offset: 0 },
+              { buffer: ws.acts[l + 1], stride: layer.units, offset: block.col0 }, rows, block.cols));
           }
-          // dA_prev = Σ_j dZ_j · W_jᵀ: the first block writes it, the others add their share. It runs
-          // before dW, which with fused SGD overwrites W_j.
-          if (l > 0) {
-            const daShape = { m: rows, k: block.cols, n: layer.inSize, transposeB: true };
-            const prev = this.layers[l - 1].activation;
-            backward.push(matmulDispatch(ctx, `${block.w.label}.input.grad`, fuseDerivative
-              ? { a: dz, b: block.w, c: ws.dz[l - 1], derivativeOf: ws.acts[l], activation: prev, ...daShape }
-              : { a: dz, b: block.w, c: j === 0 ? ws.dA! : ws.dAPart!, ...daShape }, tile(daShape)));
-            if (j > 0) {
-              backward.push(columnsDispatch(ctx, `${block.w.label}.input.grad.add`, { buffer: ws.dAPart!, stride: layer.inSize, offset: 0 },
-                { buffer: ws.dA!, stride: layer.inSize, offset: 0 }, rows, layer.inSize, true));
+        }
+      });
+      if (ws.training) {
+        const last = this.layers[L - 1];
+        // dZ_L = 2 (A_L - Y) / (rows · units) ⊙ f'(A_L): the loss gradient fused with the activation's.
+        backward.push(mseGradDispatch(ctx, 'loss.grad', ws.acts[L], ws.target, ws.dz[L - 1], outCount, last.activation));
+        for (let l = L - 1; l >= 0; l--) {
+          const layer = this.layers[l];
+          const whole = layer.blocks.length === 1;
+          // A whole layer's dA_prev matmul applies f'(A_prev) as it stores, giving dZ_prev at once.
+          const fuseDerivative = whole && l > 0;
+          layer.blocks.forEach((block, j) => {
+            // This block's columns of dZ (a split layer gathers them into scratch first).
+            const dz = whole ? ws.dz[l] : ws.dzBlock!;
+            if (!whole) {
+              backward.push(columnsDispatch(ctx, `${block.w.label}.gather`, { buffer: ws.dz[l], stride: layer.units, offset: block.col0 },
+                { buffer: dz, stride: block.cols, offset: 0 }, rows, block.cols));
             }
+            // dA_prev = Σ_j dZ_j · W_jᵀ: the first block writes it, the others add their share. It runs
+            // before dW, which with fused SGD overwrites W_j.
+            if (l > 0) {
+              const daShape = { m: rows, k: block.cols, n: layer.inSize, transposeB: true };
+              const prev = this.layers[l - 1].activation;
+              backward.push(matmulDispatch(ctx, `${block.w.label}.input.grad`, fuseDerivative
+                ? { a: dz, b: block.w, c: ws.dz[l - 1], derivativeOf: ws.acts[l], activation: prev, ...daShape }
+                : { a: dz, b: block.w, c: j === 0 ? ws.dA! : ws.dAPart!, ...daShape }, tile(daShape)));
+              if (j > 0) {
+                backward.push(columnsDispatch(ctx, `${block.w.label}.input.grad.add`, { buffer: ws.dAPart!, stride: layer.inSize, offset: 0 },
+                  { buffer: ws.dA!, stride: layer.inSize, offset: 0 }, rows, layer.inSize, true));
+              }
+            }
+            const dwShape = { m: layer.inSize, k: rows, n: block.cols, transposeA: true };
+            const dw = block.dw
+              ? matmulDispatch(ctx, `${block.w.label}.grad`, { a: ws.acts[l], b: dz, c: block.dw, ...dwShape }, tile(dwShape))
+              : matmulDispatch(ctx, `${block.w.label}.sgd`, { a: ws.acts[l], b: dz, c: block.w, sgdRate: this.optimizer.learningRate, ...dwShape }, tile(dwShape));
+            if (!block.dw) this.sgdMatmuls.add(dw);
+            backward.push(dw, biasGradDispatch(ctx, `${block.b.label}.grad`, dz, block.db, rows, block.cols));
+          });
+          if (l > 0 && !fuseDerivative) {
+            backward.push(activationBackwardDispatch(ctx, `layer${l - 1}.dz`, this.layers[l - 1].activation,
+              ws.acts[l], ws.dA!, ws.dz[l - 1], rows * layer.inSize));
           }
-          const dwShape = { m: layer.inSize, k: rows, n: block.cols, transposeA: true };
-          const dw = block.dw
-            ? matmulDispatch(ctx, `${block.w.label}.grad`, { a: ws.acts[l], b: dz, c: block.dw, ...dwShape }, tile(dwShape))
-            : matmulDispatch(ctx, `${block.w.label}.sgd`, { a: ws.acts[l], b: dz, c: block.w, sgdRate: this.optimizer.learningRate, ...dwShape }, tile(dwShape));
-          if (!block.dw) this.sgdMatmuls.add(dw);
-          backward.push(dw, biasGradDispatch(ctx, `${block.b.label}.grad`, dz, block.db, rows, block.cols));
-        });
-        if (l > 0 && !fuseDerivative) {
-          backward.push(activationBackwardDispatch(ctx, `layer${l - 1}.dz`, this.layers[l - 1].activation,
-            ws.acts[l], ws.dA!, ws.dz[l - 1], rows * layer.inSize));
         }
       }
+    } catch (e) {
+      for (const d of backward) this.sgdMatmuls.delete(d);
+      this.free([...forward, ...backward].flatMap(dispatchResources));
+      throw e;
     }
     plan = {
       forward,

@@ -176,3 +176,52 @@ test('with the binding limit forced to 4 MiB a 1024×2048 layer is split, trains
   expect(r.tooSmall).toBe('GpuMemoryError: Network: layer1.weights (1024×2048) cannot be split to fit a binding of 2048 bytes: ' +
     'a single column (1024 f32 = 4096 bytes) is already larger');
 });
+
+// The packed textures of sg32x32 are made with a training plan, after the network and its workspace:
+// when they do not fit the budget, the step fails with GpuMemoryError, keeps nothing it made, and
+// leaves the weights alone.
+test('a packed texture over memoryBudget fails the step cleanly', async ({ gpuPage }) => {
+  const r = await gpuPage.evaluate(async () => {
+    const { WB, T } = window;
+    // Layer 0 (256×64 outputs) runs r16x16, so its dispatch exists when layer 1's sg32x32 texture fails.
+    const spec = {
+      inputSize: 64, layers: [{ units: 64, activation: 'relu' as const }, { units: 256, activation: 'linear' as const }],
+      optimizer: { type: 'sgd' as const, learningRate: 0.01 }, seed: 2,
+    };
+    const { x, y } = T.dataset(256, 64, 256, 9);
+    type Ctx = { ctx: { bytesInUse: number; subgroupMatmul: boolean; textures: Set<GPUTexture> } };
+    // Measure once with room to spare: what the network and its step hold, and how much of it is textures.
+    const roomy = await WB.createBackend('webgpu', { autotune: false });
+    const probe = new WB.Network(roomy, spec);
+    await probe.trainStep(x, y);
+    const { ctx } = roomy as unknown as Ctx;
+    const textureBytes = [...ctx.textures].reduce((sum, t) => sum + t.width * t.height * 16, 0);
+    const budget = ctx.bytesInUse - textureBytes + 16;
+    const sg = ctx.subgroupMatmul;
+    probe.destroy();
+    roomy.destroy();
+
+    const tight = await WB.createBackend('webgpu', { autotune: false, memoryBudget: budget });
+    const net = new WB.Network(tight, spec);
+    const before = (await net.getWeights())[0].weights;
+    const errors: string[] = [];
+    const live: number[] = [];
+    for (let i = 0; i < 2; i++) {
+      try {
+        await net.trainStep(x, y);
+      } catch (e) {
+        errors.push(`${(e as Error).name}: ${(e as Error).message}`);
+      }
+      live.push(T.liveBuffers() * 1000 + T.liveTextures());
+    }
+    const after = (await net.getWeights())[0].weights;
+    net.destroy();
+    tight.destroy();
+    return { sg, errors, live, unchanged: before.every((v, i) => v === after[i]) };
+  });
+  test.skip(!r.sg, 'no 4-wide subgroups here, so no packed textures');
+  expect(r.errors).toHaveLength(2);
+  for (const e of r.errors) expect(e).toMatch(/^GpuMemoryError: .*\.packed: needs [\d.]+ MiB of GPU memory on top of .* over the memoryBudget/);
+  expect(r.live[1], 'nothing kept from the failed attempts').toBe(r.live[0]);
+  expect(r.unchanged).toBe(true);
+});
