@@ -4,10 +4,11 @@ enable subgroups;
 // matmul.wgsl (whose tile registers, multiply and store it reuses) and activation_fns.wgsl.
 //
 // Formula: as in matmul.wgsl, with the same EPILOGUE choices.
-// Bindings (group 0): 0 a: A as stored (read), 1 bt: opB(B) packed into an rgba32float texture by
-//   pack.wgsl (texel (x, k) = opB(B)[k, 4x .. 4x+3]; zero past N up to a whole number of column blocks,
-//   ceil(N / (4·TN))·TN texels wide, and in the rows from K up to a multiple of 4), 2 aux, 3 c and
-//   4 params {M, N, K, lr} as in matmul.wgsl.
+// Bindings (group 0): 0 a: A as stored (read), 1 bt: opB(B) in an rgba32float texture, texel (x, k) =
+//   opB(B)[k, 4x .. 4x+3], at least ceil(N / (4·TN))·TN texels wide (every lane's columns) and K rounded
+//   up to a multiple of 4 high; pack.wgsl fills it, with zeros past N and in the rows past K (an eager
+//   op may instead copy B in when no rows need padding, leaving other texels as they were: past N they
+//   feed only columns of C that are never stored); 2 aux, 3 c and 4 params {M, N, K, lr} as in matmul.wgsl.
 // Dispatch: ceil(blocks / SUBGROUPS) workgroups along x, where blocks = ceil(M / TM) · ceil(N / (4·TN)).
 // TRANSPOSE_C: the host may instead hand this kernel the transposed problem Cᵀ = opB(B)ᵀ · opA(A)ᵀ (B as
 //   "A", opA(A)ᵀ packed as "B", M and N swapped), so that the smaller operand is the one packed; the
@@ -20,9 +21,9 @@ enable subgroups;
 //     and subgroupBroadcast hands them to the others, a register shuffle;
 //   - B comes through textureLoad, which SwiftShader does as four plain vector loads per 4 lanes;
 // so a 4-step of k costs TM/4 + TN vec4 loads per lane instead of TM + TN.
-// Rows past M are clamped (they feed only rows that are never stored) and lanes past N read the
-// texture's zero columns, so the k loop has no branches; it must not: subgroupBroadcast needs every
-// lane of the subgroup to take part. The caller keeps A's stored rows a multiple of 4 long (vec4
+// Rows past M are clamped (they feed only rows that are never stored) and lanes past N read texels
+// inside the texture, so the k loop has no branches; it must not: subgroupBroadcast needs every lane
+// of the subgroup to take part. The caller keeps A's stored rows a multiple of 4 long (vec4
 // loads); entries of A past K are read as 0 (the texture's padded rows are 0 too, but 0 · inf is NaN).
 
 override SUBGROUPS: u32 = 8u;  // per workgroup; the workgroup is 4·SUBGROUPS invocations
