@@ -6,12 +6,39 @@ import type { Tolerance } from '../allclose';
 
 export { expect };
 
-export const test = base.extend<{ gpuPage: Page }>({
-  gpuPage: async ({ page }, use, testInfo) => {
+/**
+ * One harness page per worker, shared by its tests: a page's WebGPU device compiles every pipeline it
+ * uses again (seconds each for the big ones on SwiftShader), and most tests use the same ones. Each
+ * test still starts clean where it matters: localStorage cleared, GPU and page errors counted from its
+ * own start, and a page that closed, crashed or navigated away is opened again.
+ */
+export const test = base.extend<{ gpuPage: Page }, { harness: { page?: Page; baseURL?: string } }>({
+  harness: [async ({}, use, workerInfo) => {
+    const holder: { page?: Page; baseURL?: string } = { baseURL: workerInfo.project.use.baseURL };
+    await use(holder);
+    if (holder.page && !holder.page.isClosed()) await holder.page.context().close();
+  }, { scope: 'worker' }],
+
+  gpuPage: async ({ harness, browser }, use, testInfo) => {
+    let page = harness.page;
+    const ready = async (p: Page) => {
+      try {
+        return !p.isClosed() && p.url().endsWith('/test/browser/harness.html') && await p.evaluate(() => document.title === 'harness ready');
+      } catch {
+        return false;
+      }
+    };
+    if (!page || !(await ready(page))) {
+      if (page && !page.isClosed()) await page.context().close();
+      page = await (await browser.newContext({ baseURL: harness.baseURL })).newPage();
+      harness.page = page;
+      await page.goto('/test/browser/harness.html');
+      await page.waitForFunction(() => document.title === 'harness ready');
+    }
+    await page.evaluate(() => localStorage.clear());
     const pageErrors: string[] = [];
-    page.on('pageerror', (e) => pageErrors.push(e.message));
-    await page.goto('/test/browser/harness.html');
-    await page.waitForFunction(() => document.title === 'harness ready');
+    const onPageError = (e: Error) => pageErrors.push(e.message);
+    page.on('pageerror', onPageError);
     const reason = await page.evaluate(async () => {
       try {
         await window.T.gpuBackend();
@@ -27,10 +54,21 @@ export const test = base.extend<{ gpuPage: Page }>({
           'GPU tests need Chromium with --enable-unsafe-webgpu (see README); set WEBGPU_TESTS=skip to skip them.',
       );
     }
-    await use(page);
-    const gpuErrors = await page.evaluate(() => window.T.gpuErrors.splice(0));
-    expect(gpuErrors, 'GPU errors reported during the test').toEqual([]);
-    expect(pageErrors, 'uncaught page errors').toEqual([]);
+    try {
+      await use(page);
+      if (!page.isClosed()) {
+        const gpuErrors = await page.evaluate(() => window.T.gpuErrors.splice(0));
+        expect(gpuErrors, 'GPU errors reported during the test').toEqual([]);
+      }
+      expect(pageErrors, 'uncaught page errors').toEqual([]);
+    } finally {
+      page.off('pageerror', onPageError);
+      // A failed test may leave the page in any state: the next one starts from a fresh page.
+      if (testInfo.status !== testInfo.expectedStatus && !page.isClosed()) {
+        await page.context().close();
+        harness.page = undefined;
+      }
+    }
   },
 });
 
