@@ -203,7 +203,7 @@ function subgroupMatmulDispatch(
   const [a, b] = swap ? [args.b, args.a] : [args.a, args.b];
   // (Xᵀ)ᵀ = X: a stored transposed operand reads as plain in the transposed problem, and the other way round.
   const [opA, opB] = swap ? [!transposeB, !transposeA] : [transposeA, transposeB];
-  // Wide enough for every lane's columns, so lanes past N' read zeros instead of clamping.
+  // Wide enough for every lane's columns, so lanes past N' read inside the texture instead of clamping.
   const width = Math.ceil(n / (SUBGROUP_WIDTH * tile.tn)) * tile.tn;
   const height = Math.ceil(k / 4) * 4;
   const maxSide = ctx.limits.maxTextureDimension2D;
