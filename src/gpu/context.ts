@@ -43,7 +43,12 @@ export function dispatchResources(d: Dispatch): GpuResource[] {
 
 export function encodeDispatch(pass: GPUComputePassEncoder, d: Dispatch): void {
   if (d.upload) throw new Error(`${d.label}: a dispatch with an upload cannot be encoded inside a pass`);
-  if (d.prologue) encodeDispatch(pass, d.prologue);
+  encodeCompute(pass, d);
+}
+
+/** The compute part of a dispatch: its prologue, then itself (an upload is the caller's to copy first). */
+function encodeCompute(pass: GPUComputePassEncoder, d: Dispatch): void {
+  if (d.prologue) encodeCompute(pass, d.prologue);
   pass.setPipeline(d.pipeline);
   pass.setBindGroup(0, d.bindGroup);
   pass.dispatchWorkgroups(d.workgroups[0], d.workgroups[1], d.workgroups[2]);
@@ -392,7 +397,7 @@ export class GpuContext {
       }
     }
     const pass = encoder.beginComputePass({ label });
-    for (const d of dispatches) encodeDispatch(pass, { ...d, upload: undefined });
+    for (const d of dispatches) encodeCompute(pass, d);
     pass.end();
     this.device.queue.submit([encoder.finish()]);
   }

@@ -115,8 +115,6 @@ export class GpuTrainer implements Trainer {
   private readonly stepLoss: GPUBuffer;
   private readonly lossStaging: GPUBuffer;
   private readonly update: Dispatch[];
-  /** SGD: W_j −= lr · A_prevᵀ · dZ_j in the dW matmul's epilogue, not in an update pass. */
-  private readonly fusedSgd: boolean;
   /** The plans' fused-SGD matmuls, whose params carry the learning rate. */
   private readonly sgdMatmuls = new Set<Dispatch>();
   private optimizer: OptimizerConfig;
@@ -130,8 +128,9 @@ export class GpuTrainer implements Trainer {
     // Everything the network itself holds, checked against the limits and budget before any allocation.
     // Layers too big for one binding are split into column blocks; each block's buffers fit one.
     const slots = stateSlots(init.optimizer);
-    this.fusedSgd = init.optimizer.type === 'sgd';
-    const weightTensors = (this.fusedSgd ? 1 : 2) + slots; // W, dW unless fused, optimizer state
+    // SGD: W_j −= lr · A_prevᵀ · dZ_j in the dW matmul's epilogue, so no dW buffer and no update pass.
+    const fusedSgd = init.optimizer.type === 'sgd';
+    const weightTensors = (fusedSgd ? 1 : 2) + slots; // W, dW unless fused, optimizer state
     let fan = init.inputSize;
     const shapes = init.layers.map((spec, l) => {
       const inSize = fan;
@@ -164,7 +163,7 @@ export class GpuTrainer implements Trainer {
               cols,
               w: this.storage(`${name}.weights`, n, sliceColumns(weights, inSize, spec.units, col0, cols)),
               b: this.storage(`${name}.bias`, cols, bias.slice(col0, col0 + cols)),
-              dw: this.fusedSgd ? undefined : this.storage(`${name}.weights.grad`, n),
+              dw: fusedSgd ? undefined : this.storage(`${name}.weights.grad`, n),
               db: this.storage(`${name}.bias.grad`, cols),
               slots: [
                 ...Array.from({ length: slots }, (_, k) => this.storage(`${name}.weights.state${k}`, n)),

@@ -151,7 +151,7 @@ export function matmulDispatch(ctx: GpuContext, label: string, args: MatmulArgs,
   const bStride = transposeB ? k : n;
   const epilogue = epilogueOf(args);
   if (tile.subgroup) {
-    const d = subgroupMatmulDispatch(ctx, label, args, tile, aStride, bStride);
+    const d = subgroupMatmulDispatch(ctx, label, args, tile, aStride, bStride, epilogue);
     if (d) return d;
     tile = DEFAULT_MATMUL_TILE; // a shape or device it does not take
   }
@@ -192,7 +192,7 @@ export function matmulDispatch(ctx: GpuContext, label: string, args: MatmulArgs,
  * multiple of 4 long (its loads are whole vec4s), or the texture or workgroup count over the limits.
  */
 function subgroupMatmulDispatch(
-  ctx: GpuContext, label: string, args: MatmulArgs, tile: MatmulTile, aStride: number, bStride: number,
+  ctx: GpuContext, label: string, args: MatmulArgs, tile: MatmulTile, aStride: number, bStride: number, epilogue: number,
 ): Dispatch | undefined {
   if (!ctx.subgroupMatmul) return undefined;
   const { k, transposeA = false, transposeB = false, activation = 'linear' } = args;
@@ -220,7 +220,7 @@ function subgroupMatmulDispatch(
     TRANSPOSE_C: Number(swap),
     HAS_BIAS: Number(args.bias !== undefined),
     ACTIVATION: ACTIVATION_CODE[activation],
-    EPILOGUE: epilogueOf(args),
+    EPILOGUE: epilogue,
   };
   const uniform = ctx.uniform(`${label}.params`, paramsWords(m, n, k, args.sgdRate));
   const main = {
