@@ -37,7 +37,10 @@ function random(n: number, seed: number): Float32Array {
 }
 
 /** Tunes the matmul shapes first (as a network would on first use) and names the chosen variants. */
-async function tuned(backend: Backend, shapes: { m: number; k: number; n: number; transposeA?: boolean; transposeB?: boolean }[]) {
+async function tuned(
+  backend: Backend,
+  shapes: { m: number; k: number; n: number; transposeA?: boolean; transposeB?: boolean }[],
+) {
   if (!(backend instanceof GpuBackend)) return undefined;
   const names: string[] = [];
   for (const s of shapes) names.push(await backend.tuneMatmul(s));
@@ -67,7 +70,10 @@ function matmulCase(m: number, k: number, n: number, form: 'A·B' | 'Aᵀ·B' | 
           await finish(backend);
           c.dispose();
         },
-        dispose: () => { a.dispose(); b.dispose(); },
+        dispose: () => {
+          a.dispose();
+          b.dispose();
+        },
       };
     },
   };
@@ -84,12 +90,19 @@ function layerCase(width: number, batch: number, quick: boolean): BenchCase {
     quick,
     async setup(backend) {
       const x = backend.matrix(batch, width, random(batch * width, 3));
-      const w = backend.matrix(width, width, random(width * width, 4).map((v) => v / Math.sqrt(width)));
+      const w = backend.matrix(
+        width,
+        width,
+        random(width * width, 4).map((v) => v / Math.sqrt(width)),
+      );
       const bias = backend.matrix(1, width, random(width, 5));
       const dy = backend.matrix(batch, width, random(batch * width, 6));
       return {
-        variant: await tuned(backend, [{ m: batch, k: width, n: width }, { m: width, k: batch, n: width, transposeA: true },
-          { m: batch, k: width, n: width, transposeB: true }]),
+        variant: await tuned(backend, [
+          { m: batch, k: width, n: width },
+          { m: width, k: batch, n: width, transposeA: true },
+          { m: batch, k: width, n: width, transposeB: true },
+        ]),
         run: async () => {
           const y = backend.matmul(x, w, { bias, activation: 'relu' });
           const dz = backend.activationBackward('relu', y, dy);
@@ -101,7 +114,9 @@ function layerCase(width: number, batch: number, quick: boolean): BenchCase {
           await finish(backend);
           for (const m of [y, dz, dw, db, dx]) m.dispose();
         },
-        dispose: () => { for (const m of [x, w, bias, dy]) m.dispose(); },
+        dispose: () => {
+          for (const m of [x, w, bias, dy]) m.dispose();
+        },
       };
     },
   };
@@ -114,7 +129,9 @@ function fitCase(sizes: number[], batch: number, steps: number, quick: boolean):
     const mac = batch * sizes[l] * sizes[l + 1];
     flops += 2 * mac * (l === 0 ? 2 : 3); // forward + dW, and dX for every layer but the first
   }
-  const layers = sizes.slice(1).map((units, i) => ({ units, activation: (i === sizes.length - 2 ? 'linear' : 'relu') as Activation }));
+  const layers = sizes
+    .slice(1)
+    .map((units, i) => ({ units, activation: (i === sizes.length - 2 ? 'linear' : 'relu') as Activation }));
   return {
     id: `fit-${sizes.join('-')}`,
     group: 'fit',
@@ -123,24 +140,39 @@ function fitCase(sizes: number[], batch: number, steps: number, quick: boolean):
     samples: batch,
     quick,
     async setup(backend) {
-      const net = new Network(backend, { inputSize: sizes[0], layers, optimizer: { type: 'sgd', learningRate: 1e-4 }, seed: 1 });
+      const net = new Network(backend, {
+        inputSize: sizes[0],
+        layers,
+        optimizer: { type: 'sgd', learningRate: 1e-4 },
+        seed: 1,
+      });
       const rows = batch * steps;
       const x = random(rows * sizes[0], 7);
       const y = random(rows * sizes[sizes.length - 1], 8);
       const trainer = trainerOf(net);
       // The matmuls of a step, as the network tunes them on first use: forward, dW, and dX but for layer 0.
-      const shapes = sizes.slice(1).flatMap((out, l) => [
-        { m: batch, k: sizes[l], n: out },
-        { m: sizes[l], k: batch, n: out, transposeA: true },
-        ...(l > 0 ? [{ m: batch, k: out, n: sizes[l], transposeB: true }] : []),
-      ]);
+      const shapes = sizes
+        .slice(1)
+        .flatMap((out, l) => [
+          { m: batch, k: sizes[l], n: out },
+          { m: sizes[l], k: batch, n: out, transposeA: true },
+          ...(l > 0 ? [{ m: batch, k: out, n: sizes[l], transposeB: true }] : []),
+        ]);
       return {
         variant: await tuned(backend, shapes),
         // One epoch of `steps` steps; the timer's run is divided by `steps` (see runCase).
-        run: async () => { await net.fit(x, y, { epochs: 1, batchSize: batch }); },
-        split: trainer instanceof GpuTrainer
-          ? () => trainer.profileStep(x.subarray(0, batch * sizes[0]), y.subarray(0, batch * sizes[sizes.length - 1]), batch)
-          : undefined,
+        run: async () => {
+          await net.fit(x, y, { epochs: 1, batchSize: batch });
+        },
+        split:
+          trainer instanceof GpuTrainer
+            ? () =>
+                trainer.profileStep(
+                  x.subarray(0, batch * sizes[0]),
+                  y.subarray(0, batch * sizes[sizes.length - 1]),
+                  batch,
+                )
+            : undefined,
         dispose: () => net.destroy(),
       };
     },
@@ -149,7 +181,10 @@ function fitCase(sizes: number[], batch: number, steps: number, quick: boolean):
 
 /** Steps per timed fit() call, by case id: more steps amortise the data upload and epoch readback. */
 const FIT_STEPS: Record<string, number> = {
-  'fit-784-256-10': 8, 'fit-784-256-64-10': 8, 'fit-784-1024-1024-10': 4, 'fit-4096-4096-4096-10': 2,
+  'fit-784-256-10': 8,
+  'fit-784-256-64-10': 8,
+  'fit-784-1024-1024-10': 4,
+  'fit-4096-4096-4096-10': 2,
 };
 
 export function allCases(): BenchCase[] {
@@ -174,11 +209,14 @@ function stats(times: number[]): Stats {
 /** Times one case on one backend: warm-up runs, then timed runs until `reps` or the time budget. */
 async function runCase(c: BenchCase, backend: Backend, config: BenchConfig, cpuGflops: number): Promise<CaseResult> {
   const base = { id: c.id, group: c.group, name: c.name, backend: backend.kind, flops: c.flops };
-  const perRun = c.group === 'fit' ? FIT_STEPS[c.id] ?? 1 : 1;
+  const perRun = c.group === 'fit' ? (FIT_STEPS[c.id] ?? 1) : 1;
   if (backend.kind === 'cpu') {
     const estimate = (c.flops * perRun) / (cpuGflops * 1e9);
     if (estimate > config.cpuSkipSeconds) {
-      return { ...base, skipped: `estimated ${estimate.toFixed(0)} s per run at the CPU's measured ${cpuGflops.toFixed(2)} GFLOP/s (limit ${config.cpuSkipSeconds} s)` };
+      return {
+        ...base,
+        skipped: `estimated ${estimate.toFixed(0)} s per run at the CPU's measured ${cpuGflops.toFixed(2)} GFLOP/s (limit ${config.cpuSkipSeconds} s)`,
+      };
     }
   }
   const { run, split, dispose, variant } = await c.setup(backend);
@@ -186,7 +224,10 @@ async function runCase(c: BenchCase, backend: Backend, config: BenchConfig, cpuG
     for (let i = 0; i < config.warmup; i++) await run();
     const times: number[] = [];
     const started = performance.now();
-    while (times.length < config.reps && (times.length < config.minReps || performance.now() - started < config.caseBudgetMs)) {
+    while (
+      times.length < config.reps &&
+      (times.length < config.minReps || performance.now() - started < config.caseBudgetMs)
+    ) {
       const t0 = performance.now();
       await run();
       times.push((performance.now() - t0) / perRun);
@@ -197,8 +238,16 @@ async function runCase(c: BenchCase, backend: Backend, config: BenchConfig, cpuG
     if (c.group === 'fit') {
       const phases = split ? await split() : undefined;
       result.split = phases
-        ? { ...phases, method: 'GPU timestamp queries around forward, backward and update passes; readback timed on the CPU' }
-        : { method: backend.kind === 'cpu' ? 'not split on the CPU backend (whole-step timing only)' : "whole-step timing only: the adapter has no 'timestamp-query'" };
+        ? {
+            ...phases,
+            method: 'GPU timestamp queries around forward, backward and update passes; readback timed on the CPU',
+          }
+        : {
+            method:
+              backend.kind === 'cpu'
+                ? 'not split on the CPU backend (whole-step timing only)'
+                : "whole-step timing only: the adapter has no 'timestamp-query'",
+          };
     }
     return result;
   } finally {
@@ -218,17 +267,31 @@ async function calibrateCpu(cpu: Backend): Promise<number> {
 }
 
 export function selectCases(config: BenchConfig): BenchCase[] {
-  const filters = config.cases?.split(',').map((f) => f.trim()).filter(Boolean) ?? [];
-  return allCases().filter((c) => (!config.quick || c.quick) && (filters.length === 0 || filters.some((f) => c.id.includes(f))));
+  const filters =
+    config.cases
+      ?.split(',')
+      .map((f) => f.trim())
+      .filter(Boolean) ?? [];
+  return allCases().filter(
+    (c) => (!config.quick || c.quick) && (filters.length === 0 || filters.some((f) => c.id.includes(f))),
+  );
 }
 
 export const DEFAULT_CONFIG: BenchConfig = {
-  quick: false, backends: ['webgpu', 'cpu'], warmup: 1, reps: 5, minReps: 3, caseBudgetMs: 20_000, cpuSkipSeconds: 30, autotune: true,
+  quick: false,
+  backends: ['webgpu', 'cpu'],
+  warmup: 1,
+  reps: 5,
+  minReps: 3,
+  caseBudgetMs: 20_000,
+  cpuSkipSeconds: 30,
+  autotune: true,
 };
 
 /** Runs the selected cases on the selected backends; `progress` hears about each case as it starts. */
 export async function runBenchmark(
-  partial: Partial<BenchConfig>, progress: (done: number, total: number, label: string) => void = () => {},
+  partial: Partial<BenchConfig>,
+  progress: (done: number, total: number, label: string) => void = () => {},
 ): Promise<BenchResult> {
   const config = { ...DEFAULT_CONFIG, ...partial };
   const cases = selectCases(config);
@@ -242,7 +305,11 @@ export async function runBenchmark(
       gpuInfo = {
         name: b.adapterName,
         features: [...b.ctx.device.features].sort(),
-        limits: { maxBufferSize: l.maxBufferSize, maxStorageBufferBindingSize: l.maxStorageBufferBindingSize, maxComputeWorkgroupStorageSize: l.maxComputeWorkgroupStorageSize },
+        limits: {
+          maxBufferSize: l.maxBufferSize,
+          maxStorageBufferBindingSize: l.maxStorageBufferBindingSize,
+          maxComputeWorkgroupStorageSize: l.maxComputeWorkgroupStorageSize,
+        },
       };
     }
   }

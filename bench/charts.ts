@@ -1,7 +1,10 @@
 // Grouped horizontal bar charts as SVG strings: no library, so the HTML report stays one
 // self-contained file and the benchmark page draws exactly the same charts.
 
-export interface Series { label: string; values: (number | undefined)[] }
+export interface Series {
+  label: string;
+  values: (number | undefined)[];
+}
 
 const COLORS = ['#3b6fd8', '#e0803a', '#4aa564'];
 const esc = (s: string) => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
@@ -22,12 +25,17 @@ export function barChart(title: string, legend: string[], data: Series[]): strin
   const x = (v: number) => ((Math.log10(v) - logLo) / Math.max(1, logHi - logLo)) * plotW;
   const parts: string[] = [
     `<text x="0" y="16" font-weight="600">${esc(title)}</text>`,
-    ...legend.map((l, i) => `<rect x="${labelW + i * 110}" y="26" width="10" height="10" fill="${COLORS[i]}"/><text x="${labelW + i * 110 + 14}" y="35">${esc(l)}</text>`),
+    ...legend.map(
+      (l, i) =>
+        `<rect x="${labelW + i * 110}" y="26" width="10" height="10" fill="${COLORS[i]}"/><text x="${labelW + i * 110 + 14}" y="35">${esc(l)}</text>`,
+    ),
   ];
   for (let p = logLo; p <= logHi; p++) {
     const gx = labelW + x(10 ** p);
-    parts.push(`<line x1="${gx}" x2="${gx}" y1="${top - 4}" y2="${height - 20}" stroke="#e3e5ec"/>`,
-      `<text x="${gx}" y="${height - 6}" text-anchor="middle" fill="#667">${10 ** p >= 1 ? (10 ** p).toLocaleString('en') : (10 ** p).toPrecision(1)}</text>`);
+    parts.push(
+      `<line x1="${gx}" x2="${gx}" y1="${top - 4}" y2="${height - 20}" stroke="#e3e5ec"/>`,
+      `<text x="${gx}" y="${height - 6}" text-anchor="middle" fill="#667">${10 ** p >= 1 ? (10 ** p).toLocaleString('en') : (10 ** p).toPrecision(1)}</text>`,
+    );
   }
   data.forEach((d, g) => {
     const y0 = top + g * groupH;
@@ -39,8 +47,10 @@ export function barChart(title: string, legend: string[], data: Series[]): strin
         return;
       }
       const w = Math.max(1, x(v));
-      parts.push(`<rect class="bar" x="${labelW}" y="${y}" width="${w.toFixed(1)}" height="${barH - 2}" fill="${COLORS[i]}"><title>${esc(legend[i])}: ${v.toPrecision(4)}</title></rect>`,
-        `<text x="${(labelW + w + 4).toFixed(1)}" y="${y + barH - 3}" font-size="11">${v >= 100 ? v.toFixed(0) : v.toPrecision(3)}</text>`);
+      parts.push(
+        `<rect class="bar" x="${labelW}" y="${y}" width="${w.toFixed(1)}" height="${barH - 2}" fill="${COLORS[i]}"><title>${esc(legend[i])}: ${v.toPrecision(4)}</title></rect>`,
+        `<text x="${(labelW + w + 4).toFixed(1)}" y="${y + barH - 3}" font-size="11">${v >= 100 ? v.toFixed(0) : v.toPrecision(3)}</text>`,
+      );
     });
   });
   return `<svg xmlns="http://www.w3.org/2000/svg" class="bench-chart" width="${labelW + plotW + 60}" height="${height}" font-family="system-ui,sans-serif" font-size="12">${parts.join('')}</svg>`;

@@ -26,7 +26,9 @@ const { values: args } = parseArgs({
   },
 });
 if (args.help) {
-  console.log('usage: npm run bench -- [--quick] [--cases <id substrings, comma-separated>] [--backends webgpu,cpu] [--out <dir>] [--reps N] [--no-autotune]');
+  console.log(
+    'usage: npm run bench -- [--quick] [--cases <id substrings, comma-separated>] [--backends webgpu,cpu] [--out <dir>] [--reps N] [--no-autotune]',
+  );
   process.exit(0);
 }
 const backends = args.backends!.split(',').map((b) => b.trim());
@@ -62,7 +64,9 @@ try {
     const width = 24;
     const filled = Math.round((done / Math.max(1, total)) * width);
     const secs = ((Date.now() - started) / 1000).toFixed(0).padStart(4);
-    console.log(`[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${String(done).padStart(2)}/${total} ${secs} s  ${label}`);
+    console.log(
+      `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${String(done).padStart(2)}/${total} ${secs} s  ${label}`,
+    );
   });
   await page.goto(`${url}bench.html`);
   await page.waitForFunction(() => 'runBenchmark' in window);
@@ -73,11 +77,14 @@ try {
   await server.close();
 }
 
-console.log(`\nAdapter: ${result.meta.adapter?.name ?? 'none'}${/swiftshader/i.test(result.meta.adapter?.name ?? '') ? ' (SwiftShader: software on the CPU, not a real GPU)' : ''}`);
+console.log(
+  `\nAdapter: ${result.meta.adapter?.name ?? 'none'}${/swiftshader/i.test(result.meta.adapter?.name ?? '') ? ' (SwiftShader: software on the CPU, not a real GPU)' : ''}`,
+);
 console.log(`Browser: ${result.meta.browserVersion}\n`);
 console.log(textTable(result));
 for (const line of splitLines(result)) console.log(line);
-for (const r of result.results.filter((r) => r.skipped)) console.log(`skipped: ${r.name} on ${r.backend}: ${r.skipped}`);
+for (const r of result.results.filter((r) => r.skipped))
+  console.log(`skipped: ${r.name} on ${r.backend}: ${r.skipped}`);
 console.log(`\nMethod: ${result.meta.method}`);
 
 const outDir = resolve(args.out!);

@@ -14,7 +14,12 @@ export interface BenchConfig {
   autotune: boolean;
 }
 
-export interface Stats { median: number; min: number; max: number; runs: number }
+export interface Stats {
+  median: number;
+  min: number;
+  max: number;
+  runs: number;
+}
 
 export interface CaseResult {
   id: string;
@@ -44,4 +49,7 @@ export interface BenchMeta {
   method: string;
 }
 
-export interface BenchResult { meta: BenchMeta; results: CaseResult[] }
+export interface BenchResult {
+  meta: BenchMeta;
+  results: CaseResult[];
+}

@@ -11,7 +11,10 @@ export const adapterOf = (b: Backend) => (b as Backend & { adapterName?: string 
  * minute or more of shader compiles on the CPU, far more than it wins for networks this size;
  * `autotune=1` or `=0` in the page's query decides instead.
  */
-export async function openBackends(query: string, onError: (e: Error) => void): Promise<{
+export async function openBackends(
+  query: string,
+  onError: (e: Error) => void,
+): Promise<{
   backends: Map<BackendKind, Backend>;
   /** Null when WebGPU works; otherwise why not. */
   webgpuUnavailable: string | null;

@@ -5,7 +5,10 @@ import type { BenchConfig, BenchResult } from '../bench/types';
 
 declare global {
   interface Window {
-    runBenchmark: (config: Partial<BenchConfig>, progress?: (done: number, total: number, label: string) => void) => Promise<BenchResult>;
+    runBenchmark: (
+      config: Partial<BenchConfig>,
+      progress?: (done: number, total: number, label: string) => void,
+    ) => Promise<BenchResult>;
     benchProgress: (done: number, total: number, label: string) => void;
   }
 }

@@ -12,32 +12,46 @@ export class LossChart {
   private readonly resize: ResizeObserver;
   private pending = false;
 
-  constructor(private readonly el: HTMLElement, height = 260) {
+  constructor(
+    private readonly el: HTMLElement,
+    height = 260,
+  ) {
     const axis = { stroke: '#475569', grid: { stroke: '#e2e8f0', width: 1 }, ticks: { stroke: '#cbd5e1', width: 1 } };
-    this.plot = new uPlot({
-      width: Math.max(200, el.clientWidth),
-      height,
-      cursor: { drag: { x: false, y: false } },
-      legend: { live: false },
-      scales: {
-        x: { time: false },
-        loss: { distr: 3 },
-        acc: { range: [0, 100] },
+    this.plot = new uPlot(
+      {
+        width: Math.max(200, el.clientWidth),
+        height,
+        cursor: { drag: { x: false, y: false } },
+        legend: { live: false },
+        scales: {
+          x: { time: false },
+          loss: { distr: 3 },
+          acc: { range: [0, 100] },
+        },
+        series: [
+          { label: 'epoch' },
+          { label: 'train loss', scale: 'loss', stroke: COLORS.train, width: 2, value: fmtLoss },
+          { label: 'test loss', scale: 'loss', stroke: COLORS.test, width: 2, spanGaps: true, value: fmtLoss },
+          {
+            label: 'test accuracy',
+            scale: 'acc',
+            stroke: COLORS.accuracy,
+            width: 1.5,
+            dash: [6, 4],
+            spanGaps: true,
+            value: (_u, v) => (v == null ? '–' : `${v.toFixed(1)} %`),
+          },
+        ],
+        axes: [
+          // Whole epochs only.
+          { ...axis, label: 'epoch', incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000] },
+          { ...axis, scale: 'loss', label: 'MSE loss (log)', size: 64, values: (_u, ticks) => ticks.map(fmtTick) },
+          { ...axis, scale: 'acc', side: 1, label: 'test accuracy %', grid: { show: false }, size: 50 },
+        ],
       },
-      series: [
-        { label: 'epoch' },
-        { label: 'train loss', scale: 'loss', stroke: COLORS.train, width: 2, value: fmtLoss },
-        { label: 'test loss', scale: 'loss', stroke: COLORS.test, width: 2, spanGaps: true, value: fmtLoss },
-        { label: 'test accuracy', scale: 'acc', stroke: COLORS.accuracy, width: 1.5, dash: [6, 4], spanGaps: true,
-          value: (_u, v) => (v == null ? '–' : `${v.toFixed(1)} %`) },
-      ],
-      axes: [
-        // Whole epochs only.
-        { ...axis, label: 'epoch', incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000] },
-        { ...axis, scale: 'loss', label: 'MSE loss (log)', size: 64, values: (_u, ticks) => ticks.map(fmtTick) },
-        { ...axis, scale: 'acc', side: 1, label: 'test accuracy %', grid: { show: false }, size: 50 },
-      ],
-    }, this.data, el);
+      this.data,
+      el,
+    );
     this.resize = new ResizeObserver(() => this.plot.setSize({ width: Math.max(200, el.clientWidth), height }));
     this.resize.observe(el);
   }

@@ -31,7 +31,14 @@ export const controls = {
   summary: el('net-summary'),
 };
 
-interface Preset { hidden: string; activation: Activation; optimizer: NetConfig['optimizer']; learningRate: number; batchSize: number; epochs: number }
+interface Preset {
+  hidden: string;
+  activation: Activation;
+  optimizer: NetConfig['optimizer'];
+  learningRate: number;
+  batchSize: number;
+  epochs: number;
+}
 
 /** Settings that train each set well in well under a minute, even on a software GPU. */
 export const PRESETS: Record<DatasetName, Preset> = {
@@ -68,9 +75,17 @@ export function applyQuery(search: string): void {
   applyPreset(controls.dataset.value as DatasetName);
   set(controls.noise, 'noise');
   controls.noiseValue.textContent = Number(controls.noise.value).toFixed(2);
-  for (const [name, input] of [['hidden', controls.hidden], ['activation', controls.activation], ['optimizer', controls.optimizer],
-    ['lr', controls.learningRate], ['batch', controls.batchSize], ['epochs', controls.epochs], ['backend', controls.backend],
-    ['seed', controls.seed]] as const) set(input, name);
+  for (const [name, input] of [
+    ['hidden', controls.hidden],
+    ['activation', controls.activation],
+    ['optimizer', controls.optimizer],
+    ['lr', controls.learningRate],
+    ['batch', controls.batchSize],
+    ['epochs', controls.epochs],
+    ['backend', controls.backend],
+    ['seed', controls.seed],
+  ] as const)
+    set(input, name);
 }
 
 /** Hidden layer sizes from text like "64, 64"; an empty text means no hidden layer. */
@@ -120,7 +135,13 @@ export function readNetConfig(): NetConfig | string {
 }
 
 /** Sets the network inputs to a saved network's (when a file is loaded), without firing change events. */
-export function showNetConfig(c: { hidden: number[]; activation: Activation; optimizer: string; learningRate: number; seed: number }): void {
+export function showNetConfig(c: {
+  hidden: number[];
+  activation: Activation;
+  optimizer: string;
+  learningRate: number;
+  seed: number;
+}): void {
   controls.hidden.value = c.hidden.join(',');
   controls.activation.value = c.activation;
   controls.optimizer.value = c.optimizer;

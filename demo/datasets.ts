@@ -27,7 +27,10 @@ export interface Dataset {
   extent: number;
 }
 
-export const DATASETS: Record<DatasetName, { label: string; kind: '2d' | 'digits'; inputSize: number; classes: number }> = {
+export const DATASETS: Record<
+  DatasetName,
+  { label: string; kind: '2d' | 'digits'; inputSize: number; classes: number }
+> = {
   xor: { label: 'XOR (2 classes)', kind: '2d', inputSize: 2, classes: 2 },
   spiral: { label: 'Spiral (3 arms)', kind: '2d', inputSize: 2, classes: 3 },
   circles: { label: 'Circles (2 classes)', kind: '2d', inputSize: 2, classes: 2 },
@@ -64,9 +67,20 @@ export function shuffled(n: number, rand: () => number): Uint32Array {
 }
 
 /** Builds a Split from the rows of `x`/`labels` listed in `rows`. */
-export function takeRows(x: Float32Array, labels: Uint8Array, inputSize: number, classes: number, rows: ArrayLike<number>): Split {
+export function takeRows(
+  x: Float32Array,
+  labels: Uint8Array,
+  inputSize: number,
+  classes: number,
+  rows: ArrayLike<number>,
+): Split {
   const n = rows.length;
-  const out: Split = { rows: n, x: new Float32Array(n * inputSize), y: new Float32Array(n * classes), labels: new Uint8Array(n) };
+  const out: Split = {
+    rows: n,
+    x: new Float32Array(n * inputSize),
+    y: new Float32Array(n * classes),
+    labels: new Uint8Array(n),
+  };
   for (let i = 0; i < n; i++) {
     const r = rows[i];
     out.x.set(x.subarray(r * inputSize, (r + 1) * inputSize), i * inputSize);

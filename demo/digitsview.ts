@@ -28,7 +28,8 @@ export function renderConfusion(el: HTMLElement, counts: number[][]): void {
       const share = n / total;
       const td = cell('td', n === 0 ? '' : String(n));
       // Correct answers in blue, confusions in red; the strength is the share of the row.
-      td.style.background = i === j ? `rgb(37 99 235 / ${share * 0.85})` : `rgb(220 38 38 / ${Math.min(1, share * 4) * 0.8})`;
+      td.style.background =
+        i === j ? `rgb(37 99 235 / ${share * 0.85})` : `rgb(220 38 38 / ${Math.min(1, share * 4) * 0.8})`;
       if ((i === j && share > 0.55) || (i !== j && share > 0.12)) td.style.color = '#fff';
       td.title = `true ${i}, predicted ${j}: ${n} of ${total} (${(share * 100).toFixed(1)} %)`;
       tr.appendChild(td);
@@ -81,8 +82,12 @@ function label(fig: HTMLElement, caption: HTMLElement, predicted: number, truth:
 export class DigitStrips {
   private fixed: { fig: HTMLElement; caption: HTMLElement }[] = [];
 
-  constructor(private readonly strip: HTMLElement, private readonly wrongStrip: HTMLElement,
-    private readonly count = 24, private readonly mistakes = 12) {}
+  constructor(
+    private readonly strip: HTMLElement,
+    private readonly wrongStrip: HTMLElement,
+    private readonly count = 24,
+    private readonly mistakes = 12,
+  ) {}
 
   /** Draws the fixed strip's digits for a (new) test set, unlabelled. */
   reset(test: Split): void {

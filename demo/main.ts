@@ -5,8 +5,19 @@ import { InvalidArgumentError, Network, type Backend, type BackendKind } from '.
 import { adapterOf, openBackends } from './backends';
 import { LossChart, COLORS } from './chart';
 import {
-  applyPreset, applyQuery, controls, el, readBackend, readBatchSize, readDataset, readEpochs, readLearningRate, readNetConfig,
-  readNoise, readSeed, showNetConfig,
+  applyPreset,
+  applyQuery,
+  controls,
+  el,
+  readBackend,
+  readBatchSize,
+  readDataset,
+  readEpochs,
+  readLearningRate,
+  readNetConfig,
+  readNoise,
+  readSeed,
+  showNetConfig,
 } from './controls';
 import { DATASETS, DIGITS_SOURCE, generate2d, type Dataset, type DatasetName } from './datasets';
 import { confusion, DigitStrips, renderConfusion } from './digitsview';
@@ -66,9 +77,11 @@ function updateButtons(): void {
   controls.load.disabled = !data;
 }
 
-const fmt = (v: number | null, digits = 4) => (v === null ? '–' : v < 1e-3 ? v.toExponential(2) : v.toPrecision(digits));
+const fmt = (v: number | null, digits = 4) =>
+  v === null ? '–' : v < 1e-3 ? v.toExponential(2) : v.toPrecision(digits);
 const pct = (v: number | null) => (v === null ? '–' : `${(v * 100).toFixed(1)} %`);
-const rate = (v: number | null) => (v === null ? '–' : v >= 1e4 ? `${(v / 1000).toFixed(0)}k` : v >= 100 ? v.toFixed(0) : v.toFixed(1));
+const rate = (v: number | null) =>
+  v === null ? '–' : v >= 1e4 ? `${(v / 1000).toFixed(0)}k` : v >= 100 ? v.toFixed(0) : v.toFixed(1);
 
 function showStats(): void {
   const s = demoState;
@@ -94,8 +107,8 @@ async function setUpBackends(): Promise<void> {
     const banner = el('webgpu-banner');
     banner.replaceChildren(
       Object.assign(document.createElement('b'), { textContent: 'WebGPU is not available here: ' }),
-      `${reason}. Training runs on the CPU backend instead (the same network API in plain JavaScript, slower). `
-      + 'WebGPU needs Chrome or Edge 113+ (or another browser with WebGPU enabled) and a secure context (https or localhost).',
+      `${reason}. Training runs on the CPU backend instead (the same network API in plain JavaScript, slower). ` +
+        'WebGPU needs Chrome or Edge 113+ (or another browser with WebGPU enabled) and a secure context (https or localhost).',
     );
     banner.hidden = false;
     webgpuOption.disabled = true;
@@ -112,9 +125,10 @@ function showDevice(): void {
   const adapter = gpu ? adapterOf(gpu) : '';
   // SwiftShader is Chromium's software GPU: WebGPU works, but its shaders run on the CPU.
   const software = /swiftshader/i.test(adapter) ? ' (a software GPU)' : '';
-  el('device').textContent = kind === 'webgpu' && gpu
-    ? `Backend: WebGPU · ${adapter}${software}`
-    : `Backend: CPU (JavaScript)${demoState.webgpuUnavailable ? ' · WebGPU unavailable' : ''}`;
+  el('device').textContent =
+    kind === 'webgpu' && gpu
+      ? `Backend: WebGPU · ${adapter}${software}`
+      : `Backend: CPU (JavaScript)${demoState.webgpuUnavailable ? ' · WebGPU unavailable' : ''}`;
   demoState.backend = kind;
 }
 
@@ -139,15 +153,17 @@ async function loadData(): Promise<void> {
   el('train-acc-label').textContent = is2d ? 'Train accuracy' : 'Train acc. (2,000)';
   map = is2d ? new DecisionMap(el<HTMLCanvasElement>('map'), data.extent) : undefined;
   if (is2d) {
-    el('map-legend').innerHTML = CLASS_RGB.slice(0, data.classes)
-      .map(([r, g, b], k) => `<i style="background: rgb(${r} ${g} ${b})"></i>class ${k}`).join('')
-      + '<span style="margin-left: 14px">● train · ○ test</span>';
+    el('map-legend').innerHTML =
+      CLASS_RGB.slice(0, data.classes)
+        .map(([r, g, b], k) => `<i style="background: rgb(${r} ${g} ${b})"></i>class ${k}`)
+        .join('') + '<span style="margin-left: 14px">● train · ○ test</span>';
   } else {
     strips.reset(data.test);
     el('confusion').replaceChildren();
   }
-  el('data-note').textContent = `${DATASETS[name].label}: ${data.train.rows.toLocaleString('en')} training and `
-    + `${data.test.rows.toLocaleString('en')} test samples (no overlap), one-hot targets, ${data.classes} sigmoid outputs.`;
+  el('data-note').textContent =
+    `${DATASETS[name].label}: ${data.train.rows.toLocaleString('en')} training and ` +
+    `${data.test.rows.toLocaleString('en')} test samples (no overlap), one-hot targets, ${data.classes} sigmoid outputs.`;
 }
 
 /** A fresh network from the form's settings on the chosen backend (the previous one is discarded). */
@@ -164,7 +180,8 @@ async function rebuild(): Promise<void> {
   }
   const net = new Network(backends.get(readBackend())!, buildSpec(config, data));
   adopt(net);
-  if (net.backend.kind === 'webgpu') setStatus('Building the network (the first time, WebGPU compiles, and may tune, its kernels)…', 'loading');
+  if (net.backend.kind === 'webgpu')
+    setStatus('Building the network (the first time, WebGPU compiles, and may tune, its kernels)…', 'loading');
   await refresh();
   setStatus(`Ready: ${describeNet()}. Press Start.`, 'ready');
 }
@@ -174,8 +191,16 @@ function adopt(net: Network): void {
   session = new Session(net, data!, map?.grid ?? null);
   chart.clear();
   Object.assign(demoState, {
-    epoch: 0, steps: 0, trainLoss: null, testLoss: null, trainAcc: null, testAcc: null, stepsPerSec: null,
-    samplesPerSec: null, lossHistory: [], error: null,
+    epoch: 0,
+    steps: 0,
+    trainLoss: null,
+    testLoss: null,
+    trainAcc: null,
+    testAcc: null,
+    stepsPerSec: null,
+    samplesPerSec: null,
+    lossHistory: [],
+    error: null,
   });
   controls.summary.textContent = describeNet();
   showDevice();
@@ -186,7 +211,10 @@ function describeNet(): string {
   if (!session) return '';
   const net = session.net;
   const sizes = [net.inputSize, ...net.layers.map((l) => l.units)].join('→');
-  const params = net.layers.reduce((sum, l, i) => sum + ((i === 0 ? net.inputSize : net.layers[i - 1].units) + 1) * l.units, 0);
+  const params = net.layers.reduce(
+    (sum, l, i) => sum + ((i === 0 ? net.inputSize : net.layers[i - 1].units) + 1) * l.units,
+    0,
+  );
   return `${sizes} (${params.toLocaleString('en')} weights), ${net.optimizer.type} on ${net.backend.kind === 'webgpu' ? 'WebGPU' : 'the CPU'}`;
 }
 
@@ -208,7 +236,12 @@ async function refresh(): Promise<Evaluation> {
 }
 
 async function onEpoch(r: EpochReport): Promise<void> {
-  Object.assign(demoState, { epoch: r.epoch, steps: session!.steps, stepsPerSec: r.stepsPerSec, samplesPerSec: r.samplesPerSec });
+  Object.assign(demoState, {
+    epoch: r.epoch,
+    steps: session!.steps,
+    stepsPerSec: r.stepsPerSec,
+    samplesPerSec: r.samplesPerSec,
+  });
   if (r.complete) {
     demoState.trainLoss = r.loss;
     demoState.lossHistory.push(r.loss);
@@ -228,33 +261,39 @@ function start(): void {
   if (!session || session.training || !data) return;
   const batch = readBatchSize();
   const epochs = readEpochs();
-  if (batch === null || epochs === null) return showError(new UserError('Batch size and epochs must be whole numbers above 0.'));
+  if (batch === null || epochs === null)
+    return showError(new UserError('Batch size and epochs must be whole numbers above 0.'));
   const batchSize = Math.min(batch, data.train.rows);
   const untilEpoch = session.epoch >= epochs ? session.epoch + epochs : epochs;
   let lastComplete = true;
   const s = session;
   setStatus(`Training ${describeNet()}, batch ${batchSize}, up to epoch ${untilEpoch}…`, 'training');
   demoState.error = null;
-  void s.start({
-    batchSize,
-    untilEpoch,
-    onEpoch: async (r) => {
-      lastComplete = r.complete;
-      await onEpoch(r);
-    },
-    onStop: async (error) => {
-      try {
-        if (error) throw error;
-        const ev = await refresh();
-        if (lastComplete) chart.setLatestTest(ev.testLoss, ev.testAcc);
-        const done = s.epoch >= untilEpoch;
-        setStatus(`${done ? 'Done' : 'Paused'} after ${s.epoch} epochs (${s.steps.toLocaleString('en')} steps): `
-          + `test accuracy ${pct(ev.testAcc)}.${done ? ' Start trains further.' : ' Start resumes.'}`, done ? 'done' : 'paused');
-      } catch (e) {
-        showError(e);
-      }
-    },
-  }).then(updateButtons);
+  void s
+    .start({
+      batchSize,
+      untilEpoch,
+      onEpoch: async (r) => {
+        lastComplete = r.complete;
+        await onEpoch(r);
+      },
+      onStop: async (error) => {
+        try {
+          if (error) throw error;
+          const ev = await refresh();
+          if (lastComplete) chart.setLatestTest(ev.testLoss, ev.testAcc);
+          const done = s.epoch >= untilEpoch;
+          setStatus(
+            `${done ? 'Done' : 'Paused'} after ${s.epoch} epochs (${s.steps.toLocaleString('en')} steps): ` +
+              `test accuracy ${pct(ev.testAcc)}.${done ? ' Start trains further.' : ' Start resumes.'}`,
+            done ? 'done' : 'paused',
+          );
+        } catch (e) {
+          showError(e);
+        }
+      },
+    })
+    .then(updateButtons);
   updateButtons();
 }
 
@@ -286,7 +325,12 @@ function datasetFor(inputSize: unknown, outputs: unknown): DatasetName | null {
 }
 
 async function load(file: File): Promise<void> {
-  let json: { inputSize?: unknown; layers?: { units: number; activation: string }[]; optimizer?: { type: string; learningRate: number }; seed?: number };
+  let json: {
+    inputSize?: unknown;
+    layers?: { units: number; activation: string }[];
+    optimizer?: { type: string; learningRate: number };
+    seed?: number;
+  };
   try {
     json = JSON.parse(await file.text());
   } catch (e) {
@@ -295,8 +339,10 @@ async function load(file: File): Promise<void> {
   const layers = Array.isArray(json.layers) ? json.layers : [];
   const name = datasetFor(json.inputSize, layers[layers.length - 1]?.units);
   if (!name) {
-    throw new UserError(`${file.name} does not fit any data set here: it has ${String(json.inputSize)} inputs and `
-      + `${String(layers[layers.length - 1]?.units)} outputs (2→2 for XOR and circles, 2→3 for the spiral, 784→10 for digits).`);
+    throw new UserError(
+      `${file.name} does not fit any data set here: it has ${String(json.inputSize)} inputs and ` +
+        `${String(layers[layers.length - 1]?.units)} outputs (2→2 for XOR and circles, 2→3 for the spiral, 784→10 for digits).`,
+    );
   }
   await session?.pause();
   let net: Network;
@@ -330,11 +376,13 @@ async function load(file: File): Promise<void> {
 // ---- wiring ---------------------------------------------------------------------------------------
 
 const rebuildOnChange = (input: HTMLElement, reload: boolean) =>
-  input.addEventListener('change', () => act(async () => {
-    await session?.pause();
-    if (reload) await loadData();
-    await rebuild();
-  }));
+  input.addEventListener('change', () =>
+    act(async () => {
+      await session?.pause();
+      if (reload) await loadData();
+      await rebuild();
+    }),
+  );
 
 controls.dataset.addEventListener('change', () => {
   applyPreset(readDataset());
@@ -357,16 +405,20 @@ controls.learningRate.addEventListener('input', () => {
 for (const input of [controls.batchSize, controls.epochs]) {
   input.addEventListener('change', () => act(() => whilePaused(async () => {})));
 }
-controls.backend.addEventListener('change', () => act(async () => {
-  const target = backends.get(readBackend())!;
-  if (!session || session.backend === target) return;
-  await whilePaused(async () => {
-    await session!.moveTo(target);
-    showDevice();
-    controls.summary.textContent = describeNet();
-    setStatus(`Moved the network to ${target.kind === 'webgpu' ? 'WebGPU' : 'the CPU'} with its weights and optimizer state.`);
-  });
-}));
+controls.backend.addEventListener('change', () =>
+  act(async () => {
+    const target = backends.get(readBackend())!;
+    if (!session || session.backend === target) return;
+    await whilePaused(async () => {
+      await session!.moveTo(target);
+      showDevice();
+      controls.summary.textContent = describeNet();
+      setStatus(
+        `Moved the network to ${target.kind === 'webgpu' ? 'WebGPU' : 'the CPU'} with its weights and optimizer state.`,
+      );
+    });
+  }),
+);
 controls.start.addEventListener('click', () => act(async () => start()));
 controls.pause.addEventListener('click', () => void session?.pause());
 controls.reset.addEventListener('click', () => act(rebuild));
@@ -379,10 +431,11 @@ controls.loadFile.addEventListener('change', () => {
 });
 el('controls').addEventListener('submit', (e) => e.preventDefault());
 
-el('sources').innerHTML = `Data: the 2-D sets are generated in the page from the seed. Digits: ${DIGITS_SOURCE}, `
-  + 'loaded only when chosen and split 80/20 per digit into training and test images. '
-  + `Chart: <a href="https://github.com/leeoniya/uPlot">uPlot</a>. Library: webgpu-backprop (MIT). `
-  + `Loss chart colours: <span style="color:${COLORS.train}">train</span>, <span style="color:${COLORS.test}">test</span>.`;
+el('sources').innerHTML =
+  `Data: the 2-D sets are generated in the page from the seed. Digits: ${DIGITS_SOURCE}, ` +
+  'loaded only when chosen and split 80/20 per digit into training and test images. ' +
+  `Chart: <a href="https://github.com/leeoniya/uPlot">uPlot</a>. Library: webgpu-backprop (MIT). ` +
+  `Loss chart colours: <span style="color:${COLORS.train}">train</span>, <span style="color:${COLORS.test}">test</span>.`;
 
 updateButtons();
 void act(async () => {

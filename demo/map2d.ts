@@ -4,7 +4,11 @@
 import type { Split } from './datasets';
 
 /** Class colours (orange, blue, green) as RGB. */
-export const CLASS_RGB: [number, number, number][] = [[234, 88, 12], [37, 99, 235], [22, 163, 74]];
+export const CLASS_RGB: [number, number, number][] = [
+  [234, 88, 12],
+  [37, 99, 235],
+  [22, 163, 74],
+];
 const css = ([r, g, b]: [number, number, number]) => `rgb(${r} ${g} ${b})`;
 
 export class DecisionMap {
@@ -13,7 +17,11 @@ export class DecisionMap {
   private readonly cells: HTMLCanvasElement;
   private readonly ctx: CanvasRenderingContext2D;
 
-  constructor(readonly canvas: HTMLCanvasElement, readonly extent: number, readonly size = 60) {
+  constructor(
+    readonly canvas: HTMLCanvasElement,
+    readonly extent: number,
+    readonly size = 60,
+  ) {
     this.grid = new Float32Array(size * size * 2);
     const step = (2 * extent) / size;
     for (let j = 0; j < size; j++) {

@@ -62,9 +62,10 @@ const TRAIN_EVAL_ROWS = 2000;
 const RATE_WINDOW_MS = 2000;
 
 export function buildSpec(config: NetConfig, data: Dataset) {
-  const optimizer: OptimizerSpec = config.optimizer === 'momentum'
-    ? { type: 'momentum', learningRate: config.learningRate, momentum: 0.9 }
-    : { type: config.optimizer, learningRate: config.learningRate };
+  const optimizer: OptimizerSpec =
+    config.optimizer === 'momentum'
+      ? { type: 'momentum', learningRate: config.learningRate, momentum: 0.9 }
+      : { type: config.optimizer, learningRate: config.learningRate };
   return {
     inputSize: data.inputSize,
     layers: [
@@ -88,7 +89,11 @@ export class Session {
   private rates: { ms: number; steps: number; samples: number; first: boolean }[] = [];
   private jsonWaiters: { resolve: (json: object) => void; reject: (e: unknown) => void }[] = [];
 
-  constructor(public net: Network, readonly data: Dataset, private readonly grid: Float32Array | null) {
+  constructor(
+    public net: Network,
+    readonly data: Dataset,
+    private readonly grid: Float32Array | null,
+  ) {
     // One predict() per evaluation: [first training rows; test rows; grid].
     this.trainRows = Math.min(data.train.rows, TRAIN_EVAL_ROWS);
     const n = data.inputSize;
@@ -190,7 +195,9 @@ export class Session {
       samples += this.rates[i].samples;
     }
     if (this.rates.length > 64) this.rates.splice(0, this.rates.length - 64);
-    return ms > 0 ? { stepsPerSec: (steps * 1000) / ms, samplesPerSec: (samples * 1000) / ms } : { stepsPerSec: 0, samplesPerSec: 0 };
+    return ms > 0
+      ? { stepsPerSec: (steps * 1000) / ms, samplesPerSec: (samples * 1000) / ms }
+      : { stepsPerSec: 0, samplesPerSec: 0 };
   }
 
   /** The network's current outputs for the evaluation rows, with accuracy and test loss. */

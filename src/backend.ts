@@ -8,7 +8,8 @@ import { fail } from './validate';
 function checkOptions(options: BackendOptions): void {
   for (const name of ['memoryBudget', 'maxStorageBufferBindingSize'] as const) {
     const v = options[name];
-    if (v !== undefined && (typeof v !== 'number' || !(v > 0))) fail('createBackend', `options.${name}`, v, 'expected a number of bytes > 0');
+    if (v !== undefined && (typeof v !== 'number' || !(v > 0)))
+      fail('createBackend', `options.${name}`, v, 'expected a number of bytes > 0');
   }
 }
 

@@ -5,9 +5,22 @@ export { Network } from './network';
 export type { EpochInfo, FitOptions, NetworkSpec, OptimizerSpec } from './network';
 export type { LayerParams } from './trainer';
 export type {
-  Activation, Backend, BackendKind, BackendLimits, BackendOptions, MatmulOptions, Matrix,
+  Activation,
+  Backend,
+  BackendKind,
+  BackendLimits,
+  BackendOptions,
+  MatmulOptions,
+  Matrix,
 } from './types';
 export {
-  BackpropError, DeviceLostError, DisposedError, DivergenceError, GpuError, GpuMemoryError, InvalidArgumentError,
-  ShaderCompileError, WebGpuUnavailableError,
+  BackpropError,
+  DeviceLostError,
+  DisposedError,
+  DivergenceError,
+  GpuError,
+  GpuMemoryError,
+  InvalidArgumentError,
+  ShaderCompileError,
+  WebGpuUnavailableError,
 } from './errors';

@@ -4,7 +4,12 @@ import { DisposedError, InvalidArgumentError, describe } from './errors';
 
 export abstract class BaseMatrix implements Matrix {
   #disposed = false;
-  constructor(readonly owner: object, readonly rows: number, readonly cols: number, readonly label: string) {}
+  constructor(
+    readonly owner: object,
+    readonly rows: number,
+    readonly cols: number,
+    readonly label: string,
+  ) {}
 
   get disposed(): boolean {
     return this.#disposed;
@@ -25,7 +30,8 @@ export abstract class BaseMatrix implements Matrix {
 
   /** Throws DisposedError if this matrix was disposed. */
   assertLive(op: string): void {
-    if (this.#disposed) throw new DisposedError(`${op}: matrix '${this.label}' (${this.rows}×${this.cols}) was disposed`);
+    if (this.#disposed)
+      throw new DisposedError(`${op}: matrix '${this.label}' (${this.rows}×${this.cols}) was disposed`);
   }
 }
 
@@ -41,7 +47,9 @@ export function ownMatrix<T extends BaseMatrix>(
     throw new InvalidArgumentError(`${op}: ${arg} is ${describe(m)} (expected a Matrix made by this backend)`);
   }
   if (m.owner !== owner) {
-    throw new InvalidArgumentError(`${op}: ${arg} belongs to another backend (matrices cannot be mixed across backends)`);
+    throw new InvalidArgumentError(
+      `${op}: ${arg} belongs to another backend (matrices cannot be mixed across backends)`,
+    );
   }
   m.assertLive(op);
   return m;

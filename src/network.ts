@@ -72,7 +72,8 @@ const FORMAT_VERSION = 1;
 function resolveOptimizer(spec: unknown): OptimizerConfig {
   const op = 'Network';
   if (spec === undefined) return { type: 'sgd', learningRate: 0.01 };
-  if (typeof spec !== 'object' || spec === null) fail(op, 'optimizer', spec, "expected an object like { type: 'sgd', learningRate: 0.01 }");
+  if (typeof spec !== 'object' || spec === null)
+    fail(op, 'optimizer', spec, "expected an object like { type: 'sgd', learningRate: 0.01 }");
   const o = spec as Record<string, unknown>;
   const rate = (name: string, value: unknown, rule: string, ok: (v: number) => boolean) => {
     if (typeof value !== 'number' || !Number.isFinite(value) || !ok(value)) fail(op, `optimizer.${name}`, value, rule);
@@ -88,7 +89,8 @@ function resolveOptimizer(spec: unknown): OptimizerConfig {
       return { type: 'momentum', learningRate, momentum: unit('momentum', o.momentum, 0.9) };
     case 'adam':
       return {
-        type: 'adam', learningRate,
+        type: 'adam',
+        learningRate,
         beta1: unit('beta1', o.beta1, 0.9),
         beta2: unit('beta2', o.beta2, 0.999),
         epsilon: rate('epsilon', o.epsilon ?? 1e-8, 'expected a finite number > 0', (v) => v > 0),
@@ -98,12 +100,18 @@ function resolveOptimizer(spec: unknown): OptimizerConfig {
   }
 }
 
-function checkSpec(spec: unknown): { inputSize: number; layers: { units: number; activation: Activation }[]; seed: number } {
+function checkSpec(spec: unknown): {
+  inputSize: number;
+  layers: { units: number; activation: Activation }[];
+  seed: number;
+} {
   const op = 'Network';
-  if (typeof spec !== 'object' || spec === null) fail(op, 'spec', spec, 'expected { inputSize, layers, optimizer?, seed? }');
+  if (typeof spec !== 'object' || spec === null)
+    fail(op, 'spec', spec, 'expected { inputSize, layers, optimizer?, seed? }');
   const s = spec as Record<string, unknown>;
   const inputSize = checkPositiveInt(op, 'inputSize', s.inputSize);
-  if (!Array.isArray(s.layers) || s.layers.length === 0) fail(op, 'layers', s.layers, 'expected a non-empty array of { units, activation }');
+  if (!Array.isArray(s.layers) || s.layers.length === 0)
+    fail(op, 'layers', s.layers, 'expected a non-empty array of { units, activation }');
   const layers = (s.layers as unknown[]).map((layer, i) => {
     if (typeof layer !== 'object' || layer === null) fail(op, `layers[${i}]`, layer, 'expected { units, activation }');
     const l = layer as Record<string, unknown>;
@@ -141,7 +149,8 @@ function encodeF32(a: Float32Array): string {
 function decodeF32(s: unknown, count: number, what: string): Float32Array {
   if (typeof s !== 'string') fail('Network.fromJSON', what, s, 'expected a base64 string of little-endian f32 values');
   const bin = atob(s);
-  if (bin.length !== count * 4) fail('Network.fromJSON', what, `${bin.length} bytes`, `expected ${count} f32 values = ${count * 4} bytes`);
+  if (bin.length !== count * 4)
+    fail('Network.fromJSON', what, `${bin.length} bytes`, `expected ${count} f32 values = ${count * 4} bytes`);
   const bytes = new Uint8Array(bin.length);
   for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
   return new Float32Array(bytes.buffer);
@@ -222,7 +231,10 @@ export class Network {
   }
 
   async #exclusive<T>(op: string, f: () => Promise<T>): Promise<T> {
-    if (this.#training) throw new InvalidArgumentError(`${op}: another trainStep() or fit() is still running on this network (await it first)`);
+    if (this.#training)
+      throw new InvalidArgumentError(
+        `${op}: another trainStep() or fit() is still running on this network (await it first)`,
+      );
     this.#training = true;
     try {
       return await f();
@@ -234,8 +246,9 @@ export class Network {
   async trainStep(x: Float32Array, y: Float32Array): Promise<number> {
     const trainer = this.#live('trainStep');
     const rows = checkRows('trainStep', 'x', x, this.inputSize, 'inputSize');
-    const yRows = checkRows('trainStep', 'y', y, this.outputSize, 'the last layer\'s units');
-    if (yRows !== rows) fail('trainStep', 'y', y, `expected ${rows} rows to match x (${rows * this.outputSize} values)`);
+    const yRows = checkRows('trainStep', 'y', y, this.outputSize, "the last layer's units");
+    if (yRows !== rows)
+      fail('trainStep', 'y', y, `expected ${rows} rows to match x (${rows * this.outputSize} values)`);
     return this.#exclusive('trainStep', async () => {
       this.#fresh = undefined;
       const loss = await trainer.trainStep(x, y, rows);
@@ -248,22 +261,26 @@ export class Network {
     const op = 'fit';
     const trainer = this.#live(op);
     const rows = checkRows(op, 'x', x, this.inputSize, 'inputSize');
-    const yRows = checkRows(op, 'y', y, this.outputSize, 'the last layer\'s units');
+    const yRows = checkRows(op, 'y', y, this.outputSize, "the last layer's units");
     if (yRows !== rows) fail(op, 'y', y, `expected ${rows} rows to match x (${rows * this.outputSize} values)`);
-    if (typeof options !== 'object' || options === null) fail(op, 'options', options, 'expected { epochs, batchSize, … }');
+    if (typeof options !== 'object' || options === null)
+      fail(op, 'options', options, 'expected { epochs, batchSize, … }');
     const epochs = checkPositiveInt(op, 'options.epochs', options.epochs);
     const batchSize = checkPositiveInt(op, 'options.batchSize', options.batchSize);
     if (batchSize > rows) fail(op, 'options.batchSize', batchSize, `expected at most the number of rows (${rows})`);
     const shuffle = options.shuffle ?? true;
     if (typeof shuffle !== 'boolean') fail(op, 'options.shuffle', shuffle, 'expected a boolean');
-    if (options.seed !== undefined && !Number.isInteger(options.seed)) fail(op, 'options.seed', options.seed, 'expected an integer');
+    if (options.seed !== undefined && !Number.isInteger(options.seed))
+      fail(op, 'options.seed', options.seed, 'expected an integer');
     if (options.onEpochEnd !== undefined && typeof options.onEpochEnd !== 'function') {
       fail(op, 'options.onEpochEnd', options.onEpochEnd, 'expected a function');
     }
     const signal = options.signal;
-    if (signal !== undefined && !(signal instanceof AbortSignal)) fail(op, 'options.signal', signal, 'expected an AbortSignal');
+    if (signal !== undefined && !(signal instanceof AbortSignal))
+      fail(op, 'options.signal', signal, 'expected an AbortSignal');
     const maxRecoveries = options.maxRecoveries ?? 2;
-    if (!Number.isInteger(maxRecoveries) || maxRecoveries < 0) fail(op, 'options.maxRecoveries', maxRecoveries, 'expected an integer ≥ 0');
+    if (!Number.isInteger(maxRecoveries) || maxRecoveries < 0)
+      fail(op, 'options.maxRecoveries', maxRecoveries, 'expected an integer ≥ 0');
 
     return this.#exclusive(op, async () => {
       const rng = shuffle ? mulberry32(options.seed ?? this.seed) : undefined;
@@ -283,8 +300,10 @@ export class Network {
           } catch (e) {
             if (!(e instanceof DeviceLostError) || recoveries >= maxRecoveries) throw e;
             recoveries++;
-            console.warn(`fit: ${e.message}; recovering (${recoveries} of at most ${maxRecoveries}) from the snapshot ` +
-              `${epoch === 0 ? 'taken before fit()' : `of epoch ${epoch - 1}`} and running epoch ${epoch} again`);
+            console.warn(
+              `fit: ${e.message}; recovering (${recoveries} of at most ${maxRecoveries}) from the snapshot ` +
+                `${epoch === 0 ? 'taken before fit()' : `of epoch ${epoch - 1}`} and running epoch ${epoch} again`,
+            );
             options.onRecover?.({ epoch, error: e });
             session.end();
             await this.#rebuild(good);
@@ -303,11 +322,17 @@ export class Network {
             this.#snapshot = good;
             throw new DivergenceError(
               `fit: the training loss became ${result.loss} in epoch ${epoch}; the weights were rolled back to ` +
-                `${epoch === 0 ? 'their values before fit()' : `the end of epoch ${epoch - 1}`} (try a lower learning rate)`);
+                `${epoch === 0 ? 'their values before fit()' : `the end of epoch ${epoch - 1}`} (try a lower learning rate)`,
+            );
           }
           good = this.#snapshot = result.snapshot;
           losses.push(result.loss);
-          await options.onEpochEnd?.({ epoch, loss: result.loss, elapsedMs: performance.now() - started, steps: result.steps });
+          await options.onEpochEnd?.({
+            epoch,
+            loss: result.loss,
+            elapsedMs: performance.now() - started,
+            steps: result.steps,
+          });
         }
       } finally {
         session.end();
@@ -323,7 +348,12 @@ export class Network {
     await backend.recover();
     this.#trainer?.destroy();
     this.#trainer = undefined;
-    const trainer = new GpuTrainer(backend.ctx, { inputSize: this.inputSize, layers: [...this.layers], optimizer: this.#optimizer, params: snap.params });
+    const trainer = new GpuTrainer(backend.ctx, {
+      inputSize: this.inputSize,
+      layers: [...this.layers],
+      optimizer: this.#optimizer,
+      params: snap.params,
+    });
     trainer.restore(snap.params, snap.state);
     this.#trainer = trainer;
     trainers.set(this, trainer);
@@ -350,7 +380,7 @@ export class Network {
   async evaluate(x: Float32Array, y: Float32Array): Promise<number> {
     const trainer = this.#live('evaluate');
     const rows = checkRows('evaluate', 'x', x, this.inputSize, 'inputSize');
-    const yRows = checkRows('evaluate', 'y', y, this.outputSize, 'the last layer\'s units');
+    const yRows = checkRows('evaluate', 'y', y, this.outputSize, "the last layer's units");
     if (yRows !== rows) fail('evaluate', 'y', y, `expected ${rows} rows to match x (${rows * this.outputSize} values)`);
     return trainer.evaluate(x, y, rows);
   }
@@ -382,10 +412,18 @@ export class Network {
     return layers.map((entry: unknown, i) => {
       const units = this.layers[i].units;
       const e = entry as Partial<LayerParams> | null;
-      for (const [name, count] of [['weights', fanIn * units], ['bias', units]] as const) {
+      for (const [name, count] of [
+        ['weights', fanIn * units],
+        ['bias', units],
+      ] as const) {
         const v = e?.[name];
         if (!(v instanceof Float32Array) || v.length !== count) {
-          fail(op, `layers[${i}].${name}`, v, `expected a Float32Array of ${count} values (${name === 'weights' ? `${fanIn}×${units}` : `1×${units}`})`);
+          fail(
+            op,
+            `layers[${i}].${name}`,
+            v,
+            `expected a Float32Array of ${count} values (${name === 'weights' ? `${fanIn}×${units}` : `1×${units}`})`,
+          );
         }
         const bad = firstNonFinite(v);
         if (bad >= 0) fail(op, `layers[${i}].${name}`, v, `element ${bad} is ${v[bad]}; every value must be finite`);
@@ -414,7 +452,8 @@ export class Network {
     const snap = this.#snapshot;
     if (!snap) {
       throw new InvalidArgumentError(
-        'toJSON: the weights on the GPU changed since the last copy to the CPU (trainStep); await network.sync() first');
+        'toJSON: the weights on the GPU changed since the last copy to the CPU (trainStep); await network.sync() first',
+      );
     }
     return {
       format: FORMAT,
@@ -432,7 +471,8 @@ export class Network {
   static fromJSON(backend: Backend, json: unknown): Network {
     const op = 'Network.fromJSON';
     const j = (typeof json === 'string' ? JSON.parse(json) : json) as Record<string, unknown> | null;
-    if (typeof j !== 'object' || j === null || j.format !== FORMAT) fail(op, 'json.format', j?.format, `expected '${FORMAT}'`);
+    if (typeof j !== 'object' || j === null || j.format !== FORMAT)
+      fail(op, 'json.format', j?.format, `expected '${FORMAT}'`);
     if (j.version !== FORMAT_VERSION) fail(op, 'json.version', j.version, `expected ${FORMAT_VERSION}`);
     const net = new Network(backend, j as unknown as NetworkSpec);
     try {
@@ -452,9 +492,13 @@ export class Network {
       const saved = j.optimizerState as { step?: unknown; slots?: unknown[][] } | undefined;
       const empty = net.#emptyState();
       const step = saved?.step ?? 0;
-      if (typeof step !== 'number' || !Number.isInteger(step) || step < 0) fail(op, 'json.optimizerState.step', step, 'expected an integer ≥ 0');
-      const slots = empty.slots.map((layer, i) => layer.map((t, k) =>
-        saved?.slots ? decodeF32(saved.slots[i]?.[k], t.length, `json.optimizerState.slots[${i}][${k}]`) : t));
+      if (typeof step !== 'number' || !Number.isInteger(step) || step < 0)
+        fail(op, 'json.optimizerState.step', step, 'expected an integer ≥ 0');
+      const slots = empty.slots.map((layer, i) =>
+        layer.map((t, k) =>
+          saved?.slots ? decodeF32(saved.slots[i]?.[k], t.length, `json.optimizerState.slots[${i}][${k}]`) : t,
+        ),
+      );
       const state = { step, slots };
       net.#checkParams(op, params);
       net.#trainer!.restore(params, state);
@@ -475,4 +519,3 @@ export class Network {
     this.#lastGood = undefined;
   }
 }
-

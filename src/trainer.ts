@@ -2,17 +2,26 @@
 // (the numbers). CpuTrainer is the plain-loop reference; GpuTrainer records whole steps as GPU work.
 import type { Activation } from './types';
 
-export interface LayerSpec { units: number; activation: Activation }
+export interface LayerSpec {
+  units: number;
+  activation: Activation;
+}
 
 export type OptimizerConfig =
   | { type: 'sgd'; learningRate: number }
   | { type: 'momentum'; learningRate: number; momentum: number }
   | { type: 'adam'; learningRate: number; beta1: number; beta2: number; epsilon: number };
 
-export interface LayerParams { weights: Float32Array; bias: Float32Array }
+export interface LayerParams {
+  weights: Float32Array;
+  bias: Float32Array;
+}
 
 /** Optimizer state: the step count and, per layer, the state tensors of W then those of b ([s1W, s2W, s1b, s2b] for Adam, none for SGD). */
-export interface OptimizerState { step: number; slots: Float32Array[][] }
+export interface OptimizerState {
+  step: number;
+  slots: Float32Array[][];
+}
 
 /** Everything a trainer needs to build itself; params are the initial weights. */
 export interface TrainerInit {
@@ -23,7 +32,10 @@ export interface TrainerInit {
 }
 
 /** Parameters and optimizer state copied to the CPU: what toJSON() saves and recovery restores. */
-export interface Snapshot { params: LayerParams[]; state: OptimizerState }
+export interface Snapshot {
+  params: LayerParams[];
+  state: OptimizerState;
+}
 
 export interface EpochResult {
   /** Mean loss over the samples of the steps run (each batch weighted by its size). */

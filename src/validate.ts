@@ -44,7 +44,10 @@ export function firstNonFinite(data: Float32Array): number {
   return -1;
 }
 
-interface Shape { rows: number; cols: number }
+interface Shape {
+  rows: number;
+  cols: number;
+}
 
 const dims = (m: Shape) => `${m.rows}×${m.cols}`;
 

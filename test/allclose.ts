@@ -1,6 +1,9 @@
 // Tolerance checks shared by unit and browser tests: |actual - expected| ≤ atol + rtol·|expected| per
 // element, with separate rtol and atol chosen per test. Reports the worst element when it fails.
-export interface Tolerance { rtol: number; atol: number }
+export interface Tolerance {
+  rtol: number;
+  atol: number;
+}
 
 export function allclose(actual: ArrayLike<number>, expected: ArrayLike<number>, tol: Tolerance): string | null {
   if (actual.length !== expected.length) return `length ${actual.length} != expected ${expected.length}`;

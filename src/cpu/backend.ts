@@ -5,11 +5,22 @@ import type { Activation, Backend, BackendLimits, MatmulOptions, Matrix } from '
 import { BaseMatrix, ownMatrix } from '../matrix';
 import { DisposedError } from '../errors';
 import {
-  checkActivation, checkLearningRate, checkMatrixData, checkPositiveInt, checkSameShape, matmulShape,
+  checkActivation,
+  checkLearningRate,
+  checkMatrixData,
+  checkPositiveInt,
+  checkSameShape,
+  matmulShape,
 } from '../validate';
 
 export class CpuMatrix extends BaseMatrix {
-  constructor(private readonly backend: CpuBackend, rows: number, cols: number, public data: Float32Array, label = 'matrix') {
+  constructor(
+    private readonly backend: CpuBackend,
+    rows: number,
+    cols: number,
+    public data: Float32Array,
+    label = 'matrix',
+  ) {
     super(backend, rows, cols, label);
   }
   read(): Promise<Float32Array> {
@@ -30,18 +41,24 @@ export class CpuMatrix extends BaseMatrix {
 /** f(z) for one value. */
 export function activate(kind: Activation, z: number): number {
   switch (kind) {
-    case 'relu': return z > 0 ? z : 0;
-    case 'sigmoid': return 1 / (1 + Math.exp(-z));
-    case 'linear': return z;
+    case 'relu':
+      return z > 0 ? z : 0;
+    case 'sigmoid':
+      return 1 / (1 + Math.exp(-z));
+    case 'linear':
+      return z;
   }
 }
 
 /** f'(z) written in terms of y = f(z), as DESIGN.md defines it. */
 export function activateGrad(kind: Activation, y: number): number {
   switch (kind) {
-    case 'relu': return y > 0 ? 1 : 0;
-    case 'sigmoid': return y * (1 - y);
-    case 'linear': return 1;
+    case 'relu':
+      return y > 0 ? 1 : 0;
+    case 'sigmoid':
+      return y * (1 - y);
+    case 'linear':
+      return 1;
   }
 }
 
@@ -51,8 +68,15 @@ export function activateGrad(kind: Activation, y: number): number {
  * each C[i, j] is still the sum over p in ascending order, exactly as the textbook i, j, p order.
  */
 export function matmulInto(
-  out: Float32Array, a: Float32Array, aCols: number, b: Float32Array, bCols: number,
-  m: number, k: number, n: number, opts: { transposeA?: boolean; transposeB?: boolean; bias?: Float32Array; activation?: Activation },
+  out: Float32Array,
+  a: Float32Array,
+  aCols: number,
+  b: Float32Array,
+  bCols: number,
+  m: number,
+  k: number,
+  n: number,
+  opts: { transposeA?: boolean; transposeB?: boolean; bias?: Float32Array; activation?: Activation },
 ): void {
   const { transposeA = false, transposeB = false, bias, activation = 'linear' } = opts;
   const acc = new Float64Array(n);
@@ -118,7 +142,12 @@ export class CpuBackend implements Backend {
   activation(kind: Activation, x: Matrix): Matrix {
     checkActivation('activation', 'kind', kind);
     const mx = this.arg('activation', 'x', x);
-    return new CpuMatrix(this, mx.rows, mx.cols, mx.data.map((z) => activate(kind, z)));
+    return new CpuMatrix(
+      this,
+      mx.rows,
+      mx.cols,
+      mx.data.map((z) => activate(kind, z)),
+    );
   }
 
   activationBackward(kind: Activation, y: Matrix, dy: Matrix): Matrix {

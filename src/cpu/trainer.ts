@@ -2,8 +2,16 @@
 // It is the reference the GPU scheduler is checked against, so each step reads like the math.
 // Values are stored as f32 (like the GPU) and each output is computed in f64 and rounded once.
 import {
-  adamCorrections, stateSlots, type EpochResult, type FitSession, type LayerParams, type OptimizerConfig,
-  type OptimizerState, type Snapshot, type Trainer, type TrainerInit,
+  adamCorrections,
+  stateSlots,
+  type EpochResult,
+  type FitSession,
+  type LayerParams,
+  type OptimizerConfig,
+  type OptimizerState,
+  type Snapshot,
+  type Trainer,
+  type TrainerInit,
 } from '../trainer';
 import type { Activation } from '../types';
 import { activateGrad, matmulInto } from './backend';
@@ -41,8 +49,10 @@ export class CpuTrainer implements Trainer {
         b: init.params[l].bias.slice(),
         dw: new Float32Array(inSize * spec.units),
         db: new Float32Array(spec.units),
-        slots: Array.from({ length: stateSlots(init.optimizer) }, () =>
-          [new Float32Array(inSize * spec.units), new Float32Array(spec.units)] as [Float32Array, Float32Array]),
+        slots: Array.from(
+          { length: stateSlots(init.optimizer) },
+          () => [new Float32Array(inSize * spec.units), new Float32Array(spec.units)] as [Float32Array, Float32Array],
+        ),
       };
       inSize = spec.units;
       return layer;
@@ -54,8 +64,10 @@ export class CpuTrainer implements Trainer {
     const acts = [x];
     for (const layer of this.layers) {
       const out = new Float32Array(rows * layer.units);
-      matmulInto(out, acts[acts.length - 1], layer.inSize, layer.w, layer.units, rows, layer.inSize, layer.units,
-        { bias: layer.b, activation: layer.activation });
+      matmulInto(out, acts[acts.length - 1], layer.inSize, layer.w, layer.units, rows, layer.inSize, layer.units, {
+        bias: layer.b,
+        activation: layer.activation,
+      });
       acts.push(out);
     }
     return acts;
@@ -103,7 +115,10 @@ export class CpuTrainer implements Trainer {
     const o = this.optimizer;
     const { c1, c2 } = adamCorrections(o, this.step);
     for (const layer of this.layers) {
-      const tensors: [Float32Array, Float32Array, number][] = [[layer.w, layer.dw, 0], [layer.b, layer.db, 1]];
+      const tensors: [Float32Array, Float32Array, number][] = [
+        [layer.w, layer.dw, 0],
+        [layer.b, layer.db, 1],
+      ];
       for (const [p, g, which] of tensors) {
         const s1 = layer.slots[0]?.[which];
         const s2 = layer.slots[1]?.[which];

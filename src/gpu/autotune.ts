@@ -5,7 +5,13 @@
 import { dispatchResources, type GpuContext } from './context';
 import { matmulDispatch, worthTiming, type MatmulTile } from './kernels/matmul';
 
-export interface MatmulShape { m: number; k: number; n: number; transposeA?: boolean; transposeB?: boolean }
+export interface MatmulShape {
+  m: number;
+  k: number;
+  n: number;
+  transposeA?: boolean;
+  transposeB?: boolean;
+}
 
 export interface TunerStats {
   /** Shape classes timed on this device in this session. */
@@ -67,7 +73,13 @@ export class MatmulTuner {
       return;
     }
     const s = saved as { identity?: unknown; choices?: unknown };
-    if (typeof s !== 'object' || s === null || s.identity !== this.#identity || typeof s.choices !== 'object' || s.choices === null) {
+    if (
+      typeof s !== 'object' ||
+      s === null ||
+      s.identity !== this.#identity ||
+      typeof s.choices !== 'object' ||
+      s.choices === null
+    ) {
       this.stats.rejected++;
       return;
     }
@@ -83,7 +95,10 @@ export class MatmulTuner {
 
   #save(): void {
     try {
-      browserStorage()?.setItem(STORAGE_KEY, JSON.stringify({ identity: this.#identity, choices: Object.fromEntries(this.#choices) }));
+      browserStorage()?.setItem(
+        STORAGE_KEY,
+        JSON.stringify({ identity: this.#identity, choices: Object.fromEntries(this.#choices) }),
+      );
     } catch {
       // Storage full or disabled: the in-memory choice still holds for this session.
     }
@@ -129,7 +144,12 @@ export class MatmulTuner {
     try {
       for (const [name, tile] of Object.entries(this.candidates)) {
         if (!worthTiming(tile, shape)) continue;
-        const d = matmulDispatch(ctx, `autotune.${name}`, { a, b, c, m, n, k, transposeA: shape.transposeA, transposeB: shape.transposeB }, tile);
+        const d = matmulDispatch(
+          ctx,
+          `autotune.${name}`,
+          { a, b, c, m, n, k, transposeA: shape.transposeA, transposeB: shape.transposeB },
+          tile,
+        );
         try {
           let fastest = Infinity;
           for (let run = 0; run <= TIMED_RUNS; run++) {

@@ -3,7 +3,14 @@
 // Training does not go through these eager ops: the network's scheduler records whole steps.
 import type { Activation, Backend, BackendLimits, BackendOptions, MatmulOptions, Matrix } from '../types';
 import { BaseMatrix, ownMatrix } from '../matrix';
-import { checkActivation, checkLearningRate, checkMatrixData, checkPositiveInt, checkSameShape, matmulShape } from '../validate';
+import {
+  checkActivation,
+  checkLearningRate,
+  checkMatrixData,
+  checkPositiveInt,
+  checkSameShape,
+  matmulShape,
+} from '../validate';
 import { dispatchResources, GpuContext, type Dispatch } from './context';
 import { DeviceLostError } from '../errors';
 import { openDevice } from './device';
@@ -16,14 +23,21 @@ import { hyperWords, optimizerDispatch } from './kernels/optimizer';
 export class GpuMatrix extends BaseMatrix {
   /** The device context the buffer lives on; after a recover() the backend has a new one. */
   readonly ctx: GpuContext;
-  constructor(private readonly backend: GpuBackend, rows: number, cols: number, readonly buffer: GPUBuffer) {
+  constructor(
+    private readonly backend: GpuBackend,
+    rows: number,
+    cols: number,
+    readonly buffer: GPUBuffer,
+  ) {
     super(backend, rows, cols, buffer.label);
     this.ctx = backend.ctx;
   }
   override assertLive(op: string): void {
     super.assertLive(op);
     if (this.ctx !== this.backend.ctx) {
-      throw new DeviceLostError(`${op}: matrix '${this.label}' lived on a GPU device that was lost; its values are gone`);
+      throw new DeviceLostError(
+        `${op}: matrix '${this.label}' lived on a GPU device that was lost; its values are gone`,
+      );
     }
   }
   async read(): Promise<Float32Array> {
@@ -42,7 +56,10 @@ export class GpuBackend implements Backend {
   readonly limits: BackendLimits;
   #count = 0;
 
-  private constructor(public ctx: GpuContext, private readonly options: BackendOptions) {
+  private constructor(
+    public ctx: GpuContext,
+    private readonly options: BackendOptions,
+  ) {
     this.limits = {
       maxBufferSize: ctx.limits.maxBufferSize,
       maxStorageBufferBindingSize: ctx.bindingLimit,
@@ -61,7 +78,11 @@ export class GpuBackend implements Backend {
   async recover(): Promise<void> {
     if (!this.ctx.lost) return;
     const old = this.ctx;
-    this.ctx = await GpuContext.create(await openDevice(this.options.powerPreference), this.options.onError, this.options);
+    this.ctx = await GpuContext.create(
+      await openDevice(this.options.powerPreference),
+      this.options.onError,
+      this.options,
+    );
     old.destroy();
   }
 
@@ -108,9 +129,22 @@ export class GpuBackend implements Backend {
     const { m, k, n } = matmulShape(ma, mb, opts);
     const c = this.output('matmul', m, n);
     const shape = { m, n, k, transposeA: opts.transposeA, transposeB: opts.transposeB };
-    this.run('matmul', [matmulDispatch(this.ctx, c.label, {
-      a: ma.buffer, b: mb.buffer, c: c.buffer, bias: bias?.buffer, ...shape, activation: opts.activation, scratch: true,
-    }, this.ctx.tuner.tileFor(shape))]);
+    this.run('matmul', [
+      matmulDispatch(
+        this.ctx,
+        c.label,
+        {
+          a: ma.buffer,
+          b: mb.buffer,
+          c: c.buffer,
+          bias: bias?.buffer,
+          ...shape,
+          activation: opts.activation,
+          scratch: true,
+        },
+        this.ctx.tuner.tileFor(shape),
+      ),
+    ]);
     return c;
   }
 

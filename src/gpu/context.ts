@@ -71,7 +71,11 @@ export function paddedBytes(count: number): number {
   return Math.max(16, Math.ceil((count * 4) / 16) * 16);
 }
 
-export interface ContextOptions { memoryBudget?: number; maxStorageBufferBindingSize?: number; autotune?: boolean }
+export interface ContextOptions {
+  memoryBudget?: number;
+  maxStorageBufferBindingSize?: number;
+  autotune?: boolean;
+}
 
 const MiB = (bytes: number) => `${(bytes / 2 ** 20).toFixed(bytes < 2 ** 20 ? 3 : 1)} MiB`;
 
@@ -100,14 +104,26 @@ export class GpuContext {
   /** Picks the matmul variant per shape class, timing the candidates on this device on first use. */
   readonly tuner: MatmulTuner;
 
-  private constructor(opened: OpenedDevice, private readonly onError?: (e: Error) => void, options: ContextOptions = {}) {
+  private constructor(
+    opened: OpenedDevice,
+    private readonly onError?: (e: Error) => void,
+    options: ContextOptions = {},
+  ) {
     this.device = opened.device;
     this.adapterName = opened.adapterName;
-    this.bindingLimit = Math.min(this.device.limits.maxStorageBufferBindingSize, options.maxStorageBufferBindingSize ?? Infinity);
+    this.bindingLimit = Math.min(
+      this.device.limits.maxStorageBufferBindingSize,
+      options.maxStorageBufferBindingSize ?? Infinity,
+    );
     this.memoryBudget = options.memoryBudget ?? Infinity;
     this.subgroupMatmul = opened.subgroupSize === SUBGROUP_WIDTH;
     const candidates = Object.fromEntries(Object.entries(MATMUL_VARIANTS).filter(([, t]) => this.supports(t)));
-    this.tuner = new MatmulTuner(this, candidates, (shape) => defaultMatmulVariant(shape, this.subgroupMatmul), options.autotune ?? true);
+    this.tuner = new MatmulTuner(
+      this,
+      candidates,
+      (shape) => defaultMatmulVariant(shape, this.subgroupMatmul),
+      options.autotune ?? true,
+    );
     this.device.addEventListener('uncapturederror', (event) => {
       const { error } = event as GPUUncapturedErrorEvent;
       const kind = error.constructor.name.replace(/^GPU/, '');
@@ -120,7 +136,11 @@ export class GpuContext {
     });
   }
 
-  static async create(opened: OpenedDevice, onError?: (e: Error) => void, options: ContextOptions = {}): Promise<GpuContext> {
+  static async create(
+    opened: OpenedDevice,
+    onError?: (e: Error) => void,
+    options: ContextOptions = {},
+  ): Promise<GpuContext> {
     const ctx = new GpuContext(opened, onError, options);
     // Compile every module up front so a WGSL error surfaces here, with file:line:col, not mid-training.
     for (const name of Object.keys(SHADERS) as ShaderName[]) {
@@ -190,17 +210,22 @@ export class GpuContext {
       if (bytes > this.bindingLimit) {
         throw new GpuMemoryError(
           `${what}: '${b.label}' needs ${bytes} bytes (${MiB(bytes)}), more than the maxStorageBufferBindingSize of ` +
-            `${this.bindingLimit} bytes (${MiB(this.bindingLimit)}) one binding can see`);
+            `${this.bindingLimit} bytes (${MiB(this.bindingLimit)}) one binding can see`,
+        );
       }
     }
-    this.#checkBudget(what, buffers.reduce((sum, b) => sum + paddedBytes(b.count), 0));
+    this.#checkBudget(
+      what,
+      buffers.reduce((sum, b) => sum + paddedBytes(b.count), 0),
+    );
   }
 
   #checkBudget(what: string, bytes: number): void {
     if (this.#bytesInUse + bytes > this.memoryBudget) {
       throw new GpuMemoryError(
         `${what}: needs ${MiB(bytes)} of GPU memory on top of the ${MiB(this.#bytesInUse)} in use, over the ` +
-          `memoryBudget of ${MiB(this.memoryBudget)}; nothing was allocated`);
+          `memoryBudget of ${MiB(this.memoryBudget)}; nothing was allocated`,
+      );
     }
   }
 
@@ -211,8 +236,13 @@ export class GpuContext {
   #allocate<R extends GpuResource>(label: string, bytes: number, create: () => R): R {
     this.device.pushErrorScope('out-of-memory');
     const resource = create();
-    this.#allocationChecks.push(this.device.popErrorScope().then((e) =>
-      e ? new GpuMemoryError(`the GPU could not allocate '${label}' (${bytes} bytes): ${e.message}`) : undefined));
+    this.#allocationChecks.push(
+      this.device
+        .popErrorScope()
+        .then((e) =>
+          e ? new GpuMemoryError(`the GPU could not allocate '${label}' (${bytes} bytes): ${e.message}`) : undefined,
+        ),
+    );
     this.#sizes.set(resource, bytes);
     this.#bytesInUse += bytes;
     return resource;
@@ -233,7 +263,9 @@ export class GpuContext {
         `${label}: needs ${size} bytes, more than this adapter's maxBufferSize of ${this.device.limits.maxBufferSize}`,
       );
     }
-    const buffer = this.#allocate(label, size, () => this.device.createBuffer({ label, size, usage, mappedAtCreation }));
+    const buffer = this.#allocate(label, size, () =>
+      this.device.createBuffer({ label, size, usage, mappedAtCreation }),
+    );
     this.buffers.add(buffer);
     return buffer;
   }
@@ -269,10 +301,14 @@ export class GpuContext {
   texture(label: string, width: number, height: number): GPUTexture {
     const bytes = width * height * 16;
     this.#checkBudget(label, bytes);
-    const texture = this.#allocate(label, bytes, () => this.device.createTexture({
-      label, size: [width, height], format: 'rgba32float',
-      usage: GPUTextureUsage.STORAGE_BINDING | GPUTextureUsage.TEXTURE_BINDING | GPUTextureUsage.COPY_DST,
-    }));
+    const texture = this.#allocate(label, bytes, () =>
+      this.device.createTexture({
+        label,
+        size: [width, height],
+        format: 'rgba32float',
+        usage: GPUTextureUsage.STORAGE_BINDING | GPUTextureUsage.TEXTURE_BINDING | GPUTextureUsage.COPY_DST,
+      }),
+    );
     this.textures.add(texture);
     return texture;
   }
@@ -302,8 +338,12 @@ export class GpuContext {
 
   /** A uniform buffer holding `words` (u32/f32 bit patterns); COPY_DST so per-step values can change. */
   uniform(label: string, words: ArrayBuffer): GPUBuffer {
-    const buffer = this.createBuffer(label, Math.max(16, Math.ceil(words.byteLength / 16) * 16),
-      GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, true);
+    const buffer = this.createBuffer(
+      label,
+      Math.max(16, Math.ceil(words.byteLength / 16) * 16),
+      GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+      true,
+    );
     new Uint8Array(buffer.getMappedRange()).set(new Uint8Array(words));
     buffer.unmap();
     return buffer;
@@ -322,8 +362,11 @@ export class GpuContext {
   /** Copies `count` f32 values out of `buffer`. The only place that waits for the GPU. */
   async read(buffer: GPUBuffer, count: number, label = buffer.label): Promise<Float32Array> {
     this.assertUsable('read');
-    const staging = this.createBuffer(`${label}.readback`, paddedBytes(count),
-      GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
+    const staging = this.createBuffer(
+      `${label}.readback`,
+      paddedBytes(count),
+      GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+    );
     try {
       const encoder = this.device.createCommandEncoder({ label: `${label}.readback` });
       encoder.copyBufferToBuffer(buffer, 0, staging, 0, paddedBytes(count));
@@ -356,7 +399,11 @@ export class GpuContext {
           if (kind === 'storage-texture') {
             return { binding, visibility, storageTexture: { access: 'write-only', format: 'rgba32float' } };
           }
-          return { binding, visibility, buffer: { type: kind === 'read' ? 'read-only-storage' : kind === 'storage' ? 'storage' : 'uniform' } };
+          return {
+            binding,
+            visibility,
+            buffer: { type: kind === 'read' ? 'read-only-storage' : kind === 'storage' ? 'storage' : 'uniform' },
+          };
         }),
       });
       this.#layouts.set(key, layout);
@@ -365,13 +412,21 @@ export class GpuContext {
   }
 
   /** The pipeline for one entry point with the given override constants; compiled once, then cached. */
-  pipeline(shader: ShaderName, entryPoint: string, kinds: BindingKind[], constants: Record<string, number>): GPUComputePipeline {
+  pipeline(
+    shader: ShaderName,
+    entryPoint: string,
+    kinds: BindingKind[],
+    constants: Record<string, number>,
+  ): GPUComputePipeline {
     const key = `${shader}.${entryPoint}(${kinds.join(',')})${JSON.stringify(constants)}`;
     let pipeline = this.#pipelines.get(key);
     if (!pipeline) {
       pipeline = this.device.createComputePipeline({
         label: `${shader}.${entryPoint}.pipeline ${JSON.stringify(constants)}`,
-        layout: this.device.createPipelineLayout({ label: `${shader}.${entryPoint}.layout`, bindGroupLayouts: [this.layout(kinds)] }),
+        layout: this.device.createPipelineLayout({
+          label: `${shader}.${entryPoint}.layout`,
+          bindGroupLayouts: [this.layout(kinds)],
+        }),
         compute: { module: this.#modules.get(shader)!, entryPoint, constants },
       });
       this.#pipelines.set(key, pipeline);
@@ -383,7 +438,10 @@ export class GpuContext {
     return this.device.createBindGroup({
       label,
       layout: this.layout(kinds),
-      entries: resources.map((r, binding) => ({ binding, resource: r instanceof GPUBuffer ? { buffer: r } : r.createView() })),
+      entries: resources.map((r, binding) => ({
+        binding,
+        resource: r instanceof GPUBuffer ? { buffer: r } : r.createView(),
+      })),
     });
   }
 
@@ -392,8 +450,11 @@ export class GpuContext {
     const encoder = this.device.createCommandEncoder({ label });
     for (const { upload } of dispatches) {
       if (upload) {
-        encoder.copyBufferToTexture({ buffer: upload.buffer, bytesPerRow: upload.bytesPerRow }, { texture: upload.texture },
-          upload.size);
+        encoder.copyBufferToTexture(
+          { buffer: upload.buffer, bytesPerRow: upload.bytesPerRow },
+          { texture: upload.texture },
+          upload.size,
+        );
       }
     }
     const pass = encoder.beginComputePass({ label });

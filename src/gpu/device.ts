@@ -39,7 +39,9 @@ export async function openDevice(powerPreference?: GPUPowerPreference): Promise<
     throw new WebGpuUnavailableError(`requestAdapter() threw: ${(e as Error).message}`);
   }
   if (!adapter) {
-    throw new WebGpuUnavailableError('requestAdapter() returned null: no suitable GPU adapter (is WebGPU blocklisted or disabled?)');
+    throw new WebGpuUnavailableError(
+      'requestAdapter() returned null: no suitable GPU adapter (is WebGPU blocklisted or disabled?)',
+    );
   }
   const requiredLimits: Record<string, number> = {};
   for (const name of RAISED_LIMITS) requiredLimits[name] = adapter.limits[name];
@@ -53,10 +55,14 @@ export async function openDevice(powerPreference?: GPUPowerPreference): Promise<
     throw new WebGpuUnavailableError(`requestDevice() failed: ${(e as Error).message}`);
   }
   const info = adapter.info;
-  const adapterName = [info.vendor, info.architecture, info.device, info.description]
-    .filter((s) => s && s.length > 0)
-    .join(' ') || 'unknown adapter';
-  const subgroupSize = device.features.has('subgroups') && info.subgroupMinSize !== undefined &&
-    info.subgroupMinSize === info.subgroupMaxSize ? info.subgroupMinSize : undefined;
+  const adapterName =
+    [info.vendor, info.architecture, info.device, info.description].filter((s) => s && s.length > 0).join(' ') ||
+    'unknown adapter';
+  const subgroupSize =
+    device.features.has('subgroups') &&
+    info.subgroupMinSize !== undefined &&
+    info.subgroupMinSize === info.subgroupMaxSize
+      ? info.subgroupMinSize
+      : undefined;
   return { adapter, device, adapterName, subgroupSize };
 }

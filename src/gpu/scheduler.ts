@@ -9,10 +9,25 @@
 // inside fit() except the epoch's summed loss, once per epoch.
 import type { Activation } from '../types';
 import {
-  adamCorrections, stateSlots, type EpochResult, type FitSession, type LayerParams, type OptimizerConfig,
-  type OptimizerState, type Snapshot, type Trainer, type TrainerInit,
+  adamCorrections,
+  stateSlots,
+  type EpochResult,
+  type FitSession,
+  type LayerParams,
+  type OptimizerConfig,
+  type OptimizerState,
+  type Snapshot,
+  type Trainer,
+  type TrainerInit,
 } from '../trainer';
-import { dispatchResources, encodeDispatch, paddedBytes, type Dispatch, type GpuContext, type GpuResource } from './context';
+import {
+  dispatchResources,
+  encodeDispatch,
+  paddedBytes,
+  type Dispatch,
+  type GpuContext,
+  type GpuResource,
+} from './context';
 import { GpuMemoryError } from '../errors';
 import { columnsDispatch } from './kernels/columns';
 import { activationBackwardDispatch } from './kernels/activation';
@@ -53,7 +68,8 @@ function blockColumns(label: string, inSize: number, units: number, limit: numbe
   if (cols < 1) {
     throw new GpuMemoryError(
       `Network: ${label} (${inSize}×${units}) cannot be split to fit a binding of ${limit} bytes: a single column ` +
-        `(${inSize} f32 = ${inSize * 4} bytes) is already larger`);
+        `(${inSize} f32 = ${inSize * 4} bytes) is already larger`,
+    );
   }
   if (cols >= 4) cols -= cols % 4; // keep blocks vec4-aligned
   return cols;
@@ -101,7 +117,12 @@ interface Workspace {
 }
 
 /** GPU time of a training step's phases (timestamp queries) and the CPU-timed loss readback. */
-export interface PhaseTimes { forwardMs: number; backwardMs: number; updateMs: number; readbackMs: number }
+export interface PhaseTimes {
+  forwardMs: number;
+  backwardMs: number;
+  updateMs: number;
+  readbackMs: number;
+}
 
 /** Steps submitted ahead of the GPU before fit() waits: keeps the queue fed but bounded. */
 const MAX_STEPS_IN_FLIGHT = 4;
@@ -123,7 +144,10 @@ export class GpuTrainer implements Trainer {
   private train?: Workspace;
   private infer?: Workspace;
 
-  constructor(private readonly ctx: GpuContext, init: TrainerInit) {
+  constructor(
+    private readonly ctx: GpuContext,
+    init: TrainerInit,
+  ) {
     this.optimizer = { ...init.optimizer };
     // Everything the network itself holds, checked against the limits and budget before any allocation.
     // Layers too big for one binding are split into column blocks; each block's buffers fit one.
@@ -137,16 +161,25 @@ export class GpuTrainer implements Trainer {
       fan = spec.units;
       const width = blockColumns(`layer${l}.weights`, inSize, spec.units, ctx.bindingLimit);
       const blocks: { col0: number; cols: number }[] = [];
-      for (let col0 = 0; col0 < spec.units; col0 += width) blocks.push({ col0, cols: Math.min(width, spec.units - col0) });
+      for (let col0 = 0; col0 < spec.units; col0 += width)
+        blocks.push({ col0, cols: Math.min(width, spec.units - col0) });
       return { inSize, blocks };
     });
-    ctx.preflight('Network', shapes.flatMap(({ inSize, blocks }, l) => blocks.flatMap(({ cols }, j) => {
-      const name = `layer${l}${blocks.length > 1 ? `.block${j}` : ''}`;
-      return [
-        ...Array.from({ length: weightTensors }, (_, k) => ({ label: `${name}.weights#${k}`, count: inSize * cols })),
-        ...Array.from({ length: 2 + slots }, (_, k) => ({ label: `${name}.bias#${k}`, count: cols })),
-      ];
-    })));
+    ctx.preflight(
+      'Network',
+      shapes.flatMap(({ inSize, blocks }, l) =>
+        blocks.flatMap(({ cols }, j) => {
+          const name = `layer${l}${blocks.length > 1 ? `.block${j}` : ''}`;
+          return [
+            ...Array.from({ length: weightTensors }, (_, k) => ({
+              label: `${name}.weights#${k}`,
+              count: inSize * cols,
+            })),
+            ...Array.from({ length: 2 + slots }, (_, k) => ({ label: `${name}.bias#${k}`, count: cols })),
+          ];
+        }),
+      ),
+    );
     try {
       init.layers.forEach((spec, l) => {
         const { inSize, blocks } = shapes[l];
@@ -175,17 +208,43 @@ export class GpuTrainer implements Trainer {
       });
       this.hyper = this.own(ctx.uniform('optimizer.hyper', hyperWords(this.hyperValues()).buffer as ArrayBuffer));
       this.stepLoss = this.storage('loss.step', 1);
-      this.lossStaging = this.own(ctx.createBuffer('loss.readback', 16, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST));
-      this.update = this.layers.flatMap((layer) => layer.blocks.flatMap((block) => {
-        const k = slots;
-        const kind = this.optimizer.type;
-        return [
-          ...(block.dw ? [optimizerDispatch(ctx, `${block.w.label}.update`, kind, block.w, block.dw, layer.inSize * block.cols,
-            this.hyper, block.slots[0], block.slots[1])] : []),
-          optimizerDispatch(ctx, `${block.b.label}.update`, kind, block.b, block.db, block.cols,
-            this.hyper, block.slots[k], block.slots[k + 1]),
-        ].map((d) => this.ownDispatch(d));
-      }));
+      this.lossStaging = this.own(
+        ctx.createBuffer('loss.readback', 16, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST),
+      );
+      this.update = this.layers.flatMap((layer) =>
+        layer.blocks.flatMap((block) => {
+          const k = slots;
+          const kind = this.optimizer.type;
+          return [
+            ...(block.dw
+              ? [
+                  optimizerDispatch(
+                    ctx,
+                    `${block.w.label}.update`,
+                    kind,
+                    block.w,
+                    block.dw,
+                    layer.inSize * block.cols,
+                    this.hyper,
+                    block.slots[0],
+                    block.slots[1],
+                  ),
+                ]
+              : []),
+            optimizerDispatch(
+              ctx,
+              `${block.b.label}.update`,
+              kind,
+              block.b,
+              block.db,
+              block.cols,
+              this.hyper,
+              block.slots[k],
+              block.slots[k + 1],
+            ),
+          ].map((d) => this.ownDispatch(d));
+        }),
+      );
     } catch (e) {
       this.destroy(); // never leave a half-built network behind
       throw e;
@@ -223,7 +282,8 @@ export class GpuTrainer implements Trainer {
     const o = this.optimizer;
     const { c1, c2 } = adamCorrections(o, this.step + 1);
     if (o.type === 'momentum') return { learningRate: o.learningRate, beta1: o.momentum };
-    if (o.type === 'adam') return { learningRate: o.learningRate, beta1: o.beta1, beta2: o.beta2, epsilon: o.epsilon, c1, c2 };
+    if (o.type === 'adam')
+      return { learningRate: o.learningRate, beta1: o.beta1, beta2: o.beta2, epsilon: o.epsilon, c1, c2 };
     return { learningRate: o.learningRate };
   }
 
@@ -270,8 +330,10 @@ export class GpuTrainer implements Trainer {
       return b;
     };
     try {
-      const acts = [alloc('input', capacity * this.layers[0].inSize),
-        ...this.layers.map((l, i) => alloc(`layer${i}.out`, capacity * l.units))];
+      const acts = [
+        alloc('input', capacity * this.layers[0].inSize),
+        ...this.layers.map((l, i) => alloc(`layer${i}.out`, capacity * l.units)),
+      ];
       const dz = training ? this.layers.map((l, i) => alloc(`layer${i}.dz`, capacity * l.units)) : [];
       return {
         capacity,
@@ -304,11 +366,13 @@ export class GpuTrainer implements Trainer {
 
   /** The matmuls a plan for `rows` rows runs (forward; and dW, dA_prev when training). */
   private matmulShapes(rows: number, training: boolean): MatmulShape[] {
-    return this.layers.flatMap((l, i) => l.blocks.flatMap(({ cols }) => [
-      { m: rows, k: l.inSize, n: cols },
-      ...(training ? [{ m: l.inSize, k: rows, n: cols, transposeA: true }] : []),
-      ...(training && i > 0 ? [{ m: rows, k: cols, n: l.inSize, transposeB: true }] : []),
-    ]));
+    return this.layers.flatMap((l, i) =>
+      l.blocks.flatMap(({ cols }) => [
+        { m: rows, k: l.inSize, n: cols },
+        ...(training ? [{ m: l.inSize, k: rows, n: cols, transposeA: true }] : []),
+        ...(training && i > 0 ? [{ m: rows, k: cols, n: l.inSize, transposeB: true }] : []),
+      ]),
+    );
   }
 
   /** Lets the tuner pick variants for a plan's matmuls before the plan is recorded (first use only). */
@@ -333,19 +397,41 @@ export class GpuTrainer implements Trainer {
           const whole = layer.blocks.length === 1;
           const shape = { m: rows, k: layer.inSize, n: block.cols };
           // A split layer computes each block into scratch, then scatters it into its columns of A_l.
-          forward.push(matmulDispatch(ctx, `${block.w.label}.forward`, {
-            a: ws.acts[l], b: block.w, bias: block.b, c: whole ? ws.acts[l + 1] : ws.blockScratch!, ...shape, activation: layer.activation,
-          }, tile(shape)));
+          forward.push(
+            matmulDispatch(
+              ctx,
+              `${block.w.label}.forward`,
+              {
+                a: ws.acts[l],
+                b: block.w,
+                bias: block.b,
+                c: whole ? ws.acts[l + 1] : ws.blockScratch!,
+                ...shape,
+                activation: layer.activation,
+              },
+              tile(shape),
+            ),
+          );
           if (!whole) {
-            forward.push(columnsDispatch(ctx, `${block.w.label}.scatter`, { buffer: ws.blockScratch!, stride: block.cols, offset: 0 },
-              { buffer: ws.acts[l + 1], stride: layer.units, offset: block.col0 }, rows, block.cols));
+            forward.push(
+              columnsDispatch(
+                ctx,
+                `${block.w.label}.scatter`,
+                { buffer: ws.blockScratch!, stride: block.cols, offset: 0 },
+                { buffer: ws.acts[l + 1], stride: layer.units, offset: block.col0 },
+                rows,
+                block.cols,
+              ),
+            );
           }
         }
       });
       if (ws.training) {
         const last = this.layers[L - 1];
         // dZ_L = 2 (A_L - Y) / (rows · units) ⊙ f'(A_L): the loss gradient fused with the activation's.
-        backward.push(mseGradDispatch(ctx, 'loss.grad', ws.acts[L], ws.target, ws.dz[L - 1], outCount, last.activation));
+        backward.push(
+          mseGradDispatch(ctx, 'loss.grad', ws.acts[L], ws.target, ws.dz[L - 1], outCount, last.activation),
+        );
         for (let l = L - 1; l >= 0; l--) {
           const layer = this.layers[l];
           const whole = layer.blocks.length === 1;
@@ -355,32 +441,75 @@ export class GpuTrainer implements Trainer {
             // This block's columns of dZ (a split layer gathers them into scratch first).
             const dz = whole ? ws.dz[l] : ws.dzBlock!;
             if (!whole) {
-              backward.push(columnsDispatch(ctx, `${block.w.label}.gather`, { buffer: ws.dz[l], stride: layer.units, offset: block.col0 },
-                { buffer: dz, stride: block.cols, offset: 0 }, rows, block.cols));
+              backward.push(
+                columnsDispatch(
+                  ctx,
+                  `${block.w.label}.gather`,
+                  { buffer: ws.dz[l], stride: layer.units, offset: block.col0 },
+                  { buffer: dz, stride: block.cols, offset: 0 },
+                  rows,
+                  block.cols,
+                ),
+              );
             }
             // dA_prev = Σ_j dZ_j · W_jᵀ: the first block writes it, the others add their share. It runs
             // before dW, which with fused SGD overwrites W_j.
             if (l > 0) {
               const daShape = { m: rows, k: block.cols, n: layer.inSize, transposeB: true };
               const prev = this.layers[l - 1].activation;
-              backward.push(matmulDispatch(ctx, `${block.w.label}.input.grad`, fuseDerivative
-                ? { a: dz, b: block.w, c: ws.dz[l - 1], derivativeOf: ws.acts[l], activation: prev, ...daShape }
-                : { a: dz, b: block.w, c: j === 0 ? ws.dA! : ws.dAPart!, ...daShape }, tile(daShape)));
+              backward.push(
+                matmulDispatch(
+                  ctx,
+                  `${block.w.label}.input.grad`,
+                  fuseDerivative
+                    ? { a: dz, b: block.w, c: ws.dz[l - 1], derivativeOf: ws.acts[l], activation: prev, ...daShape }
+                    : { a: dz, b: block.w, c: j === 0 ? ws.dA! : ws.dAPart!, ...daShape },
+                  tile(daShape),
+                ),
+              );
               if (j > 0) {
-                backward.push(columnsDispatch(ctx, `${block.w.label}.input.grad.add`, { buffer: ws.dAPart!, stride: layer.inSize, offset: 0 },
-                  { buffer: ws.dA!, stride: layer.inSize, offset: 0 }, rows, layer.inSize, true));
+                backward.push(
+                  columnsDispatch(
+                    ctx,
+                    `${block.w.label}.input.grad.add`,
+                    { buffer: ws.dAPart!, stride: layer.inSize, offset: 0 },
+                    { buffer: ws.dA!, stride: layer.inSize, offset: 0 },
+                    rows,
+                    layer.inSize,
+                    true,
+                  ),
+                );
               }
             }
             const dwShape = { m: layer.inSize, k: rows, n: block.cols, transposeA: true };
             const dw = block.dw
-              ? matmulDispatch(ctx, `${block.w.label}.grad`, { a: ws.acts[l], b: dz, c: block.dw, ...dwShape }, tile(dwShape))
-              : matmulDispatch(ctx, `${block.w.label}.sgd`, { a: ws.acts[l], b: dz, c: block.w, sgdRate: this.optimizer.learningRate, ...dwShape }, tile(dwShape));
+              ? matmulDispatch(
+                  ctx,
+                  `${block.w.label}.grad`,
+                  { a: ws.acts[l], b: dz, c: block.dw, ...dwShape },
+                  tile(dwShape),
+                )
+              : matmulDispatch(
+                  ctx,
+                  `${block.w.label}.sgd`,
+                  { a: ws.acts[l], b: dz, c: block.w, sgdRate: this.optimizer.learningRate, ...dwShape },
+                  tile(dwShape),
+                );
             if (!block.dw) this.sgdMatmuls.add(dw);
             backward.push(dw, biasGradDispatch(ctx, `${block.b.label}.grad`, dz, block.db, rows, block.cols));
           });
           if (l > 0 && !fuseDerivative) {
-            backward.push(activationBackwardDispatch(ctx, `layer${l - 1}.dz`, this.layers[l - 1].activation,
-              ws.acts[l], ws.dA!, ws.dz[l - 1], rows * layer.inSize));
+            backward.push(
+              activationBackwardDispatch(
+                ctx,
+                `layer${l - 1}.dz`,
+                this.layers[l - 1].activation,
+                ws.acts[l],
+                ws.dA!,
+                ws.dz[l - 1],
+                rows * layer.inSize,
+              ),
+            );
           }
         }
       }
@@ -393,7 +522,9 @@ export class GpuTrainer implements Trainer {
       forward,
       lossPartial: msePartialDispatch(ctx, 'loss.partial', ws.acts[L], ws.target, ws.parts, outCount),
       lossAccumulate: mseFinishDispatch(ctx, 'loss.accumulate', ws.parts, ws.accumulator, outCount, 1, true),
-      lossMean: ws.training ? mseFinishDispatch(ctx, 'loss.mean', ws.parts, this.stepLoss, outCount, 1 / outCount, false) : undefined,
+      lossMean: ws.training
+        ? mseFinishDispatch(ctx, 'loss.mean', ws.parts, this.stepLoss, outCount, 1 / outCount, false)
+        : undefined,
       backward,
     };
     for (const d of planDispatches(plan)) this.ownDispatch(d);
@@ -445,7 +576,11 @@ export class GpuTrainer implements Trainer {
     this.write(ws.target, y);
     this.prepareUpdate();
     const querySet = device.createQuerySet({ label: 'profile.timestamps', type: 'timestamp', count: 6 });
-    const resolved = this.ctx.createBuffer('profile.resolve', 48, GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC);
+    const resolved = this.ctx.createBuffer(
+      'profile.resolve',
+      48,
+      GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC,
+    );
     const staging = this.ctx.createBuffer('profile.readback', 48, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
     try {
       const encoder = device.createCommandEncoder({ label: 'profileStep' });
@@ -511,7 +646,9 @@ export class GpuTrainer implements Trainer {
     let dataY: GPUBuffer;
     let staging: GPUBuffer;
     ctx.preflight('fit: the training set', [
-      { label: 'fit.x', count: rows * inSize }, { label: 'fit.y', count: rows * out }, { label: 'fit.order', count: rows },
+      { label: 'fit.x', count: rows * inSize },
+      { label: 'fit.y', count: rows * out },
+      { label: 'fit.order', count: rows },
     ]);
     try {
       // The whole training set stays on the GPU for the length of fit(); batches are gathered there.
@@ -520,8 +657,13 @@ export class GpuTrainer implements Trainer {
       order = keep(ctx.createBuffer('fit.order', paddedBytes(rows), GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST));
       offset = keep(ctx.uniform('fit.batchOffset', new ArrayBuffer(16)));
       // One readback per epoch brings the summed loss and the snapshot (weights and optimizer state).
-      staging = keep(ctx.createBuffer('fit.epoch.readback', 16 + this.snapshotFloats() * 4,
-        GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST));
+      staging = keep(
+        ctx.createBuffer(
+          'fit.epoch.readback',
+          16 + this.snapshotFloats() * 4,
+          GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+        ),
+      );
       gathers = new Map();
     } catch (e) {
       this.free(made);
@@ -593,7 +735,9 @@ export class GpuTrainer implements Trainer {
    * `extra` may add dispatches to the pass and `after` commands to the encoder.
    */
   private forwardChunks(
-    x: Float32Array, rows: number, y: Float32Array | undefined,
+    x: Float32Array,
+    rows: number,
+    y: Float32Array | undefined,
     after: (encoder: GPUCommandEncoder, ws: Workspace, start: number, n: number) => void,
   ): Workspace {
     const chunk = Math.min(rows, INFER_CHUNK);
@@ -632,7 +776,11 @@ export class GpuTrainer implements Trainer {
   async predict(x: Float32Array, rows: number): Promise<Float32Array> {
     await this.prepareInference(rows);
     const out = this.outUnits;
-    const staging = this.ctx.createBuffer('predict.readback', paddedBytes(rows * out), GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
+    const staging = this.ctx.createBuffer(
+      'predict.readback',
+      paddedBytes(rows * out),
+      GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+    );
     try {
       this.forwardChunks(x, rows, undefined, (encoder, ws, start, n) => {
         const bytes = Math.ceil((n * out * 4) / 4) * 4;
@@ -671,7 +819,10 @@ export class GpuTrainer implements Trainer {
   }
 
   private snapshotFloats(): number {
-    return this.layers.reduce((sum, l) => sum + this.layerTensors(l).reduce((t, x) => t + (x.wide ? l.inSize : 1) * l.units, 0), 0);
+    return this.layers.reduce(
+      (sum, l) => sum + this.layerTensors(l).reduce((t, x) => t + (x.wide ? l.inSize : 1) * l.units, 0),
+      0,
+    );
   }
 
   /** Copies every block of every tensor into `staging`, block after block, from byteOffset on. */
@@ -697,7 +848,8 @@ export class GpuTrainer implements Trainer {
         const whole = new Float32Array(rows * l.units);
         for (const block of l.blocks) {
           const part = data.subarray(offset, (offset += rows * block.cols));
-          for (let r = 0; r < rows; r++) whole.set(part.subarray(r * block.cols, (r + 1) * block.cols), r * l.units + block.col0);
+          for (let r = 0; r < rows; r++)
+            whole.set(part.subarray(r * block.cols, (r + 1) * block.cols), r * l.units + block.col0);
         }
         return whole;
       });
@@ -708,8 +860,11 @@ export class GpuTrainer implements Trainer {
   }
 
   async snapshot(): Promise<Snapshot> {
-    const staging = this.ctx.createBuffer('snapshot.readback', Math.max(16, this.snapshotFloats() * 4),
-      GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
+    const staging = this.ctx.createBuffer(
+      'snapshot.readback',
+      Math.max(16, this.snapshotFloats() * 4),
+      GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+    );
     try {
       const encoder = this.ctx.device.createCommandEncoder({ label: 'snapshot' });
       this.copySnapshot(encoder, staging, 0);
@@ -723,10 +878,14 @@ export class GpuTrainer implements Trainer {
   restore(params: LayerParams[], state?: OptimizerState): void {
     this.layers.forEach((l, i) => {
       const whole = [params[i].weights, params[i].bias, ...(state ? state.slots[i] : [])];
-      this.layerTensors(l).slice(0, whole.length).forEach((t, k) => {
-        const rows = t.wide ? l.inSize : 1;
-        l.blocks.forEach((block, j) => this.write(t.buffers[j], sliceColumns(whole[k], rows, l.units, block.col0, block.cols)));
-      });
+      this.layerTensors(l)
+        .slice(0, whole.length)
+        .forEach((t, k) => {
+          const rows = t.wide ? l.inSize : 1;
+          l.blocks.forEach((block, j) =>
+            this.write(t.buffers[j], sliceColumns(whole[k], rows, l.units, block.col0, block.cols)),
+          );
+        });
     });
     if (state) {
       this.step = state.step;
@@ -747,5 +906,11 @@ export class GpuTrainer implements Trainer {
 }
 
 function planDispatches(plan: Plan): Dispatch[] {
-  return [...plan.forward, plan.lossPartial, plan.lossAccumulate, ...(plan.lossMean ? [plan.lossMean] : []), ...plan.backward];
+  return [
+    ...plan.forward,
+    plan.lossPartial,
+    plan.lossAccumulate,
+    ...(plan.lossMean ? [plan.lossMean] : []),
+    ...plan.backward,
+  ];
 }

@@ -13,7 +13,10 @@ import mse from '../../shaders/mse.wgsl?raw';
 import optimizer from '../../shaders/optimizer.wgsl?raw';
 import pack from '../../shaders/pack.wgsl?raw';
 
-interface Source { file: string; code: string }
+interface Source {
+  file: string;
+  code: string;
+}
 
 const fns: Source = { file: 'activation_fns.wgsl', code: activationFns };
 

@@ -13,7 +13,9 @@ async function trainAndCount(page: import('@playwright/test').Page, autotune = t
   return page.evaluate(async (autotune) => {
     const { WB, T } = window;
     const backend = await WB.createBackend('webgpu', { autotune });
-    const tuner = (backend as unknown as { ctx: { tuner: { stats: { tuned: number; fromCache: number; rejected: number } } } }).ctx.tuner;
+    const tuner = (
+      backend as unknown as { ctx: { tuner: { stats: { tuned: number; fromCache: number; rejected: number } } } }
+    ).ctx.tuner;
     // 32×32 outputs: the smallest shape on which the tuner still times a candidate (r4x4; the others'
     // workgroups would cover more than the output).
     const { x, y } = T.dataset(32, 12, 32, 1);
@@ -53,7 +55,11 @@ test('corrupt, stale and unknown cache entries are ignored, not trusted', async 
   }
   // Right identity, but a variant name that does not exist: that entry alone is dropped.
   const identity = await gpuPage.evaluate((key) => JSON.parse(localStorage.getItem(key)!).identity, KEY);
-  await gpuPage.evaluate(([key, identity]) => localStorage.setItem(key, JSON.stringify({ identity, choices: { 'nn:sxsxs': 'no-such-variant' } })), [KEY, identity]);
+  await gpuPage.evaluate(
+    ([key, identity]) =>
+      localStorage.setItem(key, JSON.stringify({ identity, choices: { 'nn:sxsxs': 'no-such-variant' } })),
+    [KEY, identity],
+  );
   const r = await trainAndCount(gpuPage);
   expect(r.rejected).toBe(1);
   expect(r.tuned).toBeGreaterThan(0);

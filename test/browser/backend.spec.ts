@@ -35,8 +35,12 @@ test('destroy() frees every GPU buffer the backend created', async ({ gpuPage })
     b.destroy();
     b.destroy();
     return {
-      created: T.counters.buffersCreated - createdBefore, whileAlive, after: T.liveBuffers() - before,
-      sg, texturesWhileAlive, texturesAfter: T.liveTextures() - texturesBefore,
+      created: T.counters.buffersCreated - createdBefore,
+      whileAlive,
+      after: T.liveBuffers() - before,
+      sg,
+      texturesWhileAlive,
+      texturesAfter: T.liveTextures() - texturesBefore,
     };
   });
   expect(r.created).toBeGreaterThan(10);
@@ -125,7 +129,12 @@ base.describe('without WebGPU', () => {
       }
       const auto = await WB.createBackend('auto');
       const m = auto.matrix(1, 2, Float32Array.of(-1, 2));
-      return { rejected, kind: auto.kind, fallbackReason: auto.fallbackReason, relu: Array.from(await auto.activation('relu', m).read()) };
+      return {
+        rejected,
+        kind: auto.kind,
+        fallbackReason: auto.fallbackReason,
+        relu: Array.from(await auto.activation('relu', m).read()),
+      };
     });
   };
 
@@ -139,7 +148,9 @@ base.describe('without WebGPU', () => {
   });
 
   base('no adapter: webgpu rejects with the reason, auto falls back to the CPU', async ({ page }) => {
-    await page.addInitScript(() => { GPU.prototype.requestAdapter = async () => null; });
+    await page.addInitScript(() => {
+      GPU.prototype.requestAdapter = async () => null;
+    });
     const r = await probe(page);
     expect(r.rejected).toMatch(/^WebGpuUnavailableError true WebGPU is unavailable: requestAdapter\(\) returned null/);
     expect(r.kind).toBe('cpu');

@@ -10,8 +10,11 @@ test('npm run bench on one tiny case writes JSON and an HTML report with charts'
   test.setTimeout(180_000);
   const out = mkdtempSync(join(tmpdir(), 'bench-'));
   const root = resolve(import.meta.dirname, '../..');
-  const { stdout } = await promisify(execFile)('npx', ['tsx', 'bench/run.ts', '--cases', 'matmul-ab-128x', '--reps', '2', '--no-autotune', '--out', out],
-    { cwd: root, env: { ...process.env, BENCH_PORT: '5191' }, timeout: 150_000 });
+  const { stdout } = await promisify(execFile)(
+    'npx',
+    ['tsx', 'bench/run.ts', '--cases', 'matmul-ab-128x', '--reps', '2', '--no-autotune', '--out', out],
+    { cwd: root, env: { ...process.env, BENCH_PORT: '5191' }, timeout: 150_000 },
+  );
   expect(stdout).toMatch(/\| A·B 128×128×128 +\| [\d.]+ ms/);
   expect(stdout).toContain('SwiftShader');
   const files = readdirSync(out).sort();
@@ -27,7 +30,9 @@ test('npm run bench on one tiny case writes JSON and an HTML report with charts'
   await page.goto(`file://${join(out, files.find((f) => f.endsWith('.html'))!)}`);
   await expect(page.locator('h1')).toHaveText('webgpu-backprop benchmark');
   await expect(page.locator('svg.bench-chart')).toHaveCount(3);
-  const bars = await page.locator('svg.bench-chart rect.bar').evaluateAll((els) => els.map((e) => Number(e.getAttribute('width'))));
+  const bars = await page
+    .locator('svg.bench-chart rect.bar')
+    .evaluateAll((els) => els.map((e) => Number(e.getAttribute('width'))));
   expect(bars).toHaveLength(2);
   for (const w of bars) expect(w).toBeGreaterThan(0);
   await expect(page.locator('body')).toContainText('not a real GPU');

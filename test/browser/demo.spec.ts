@@ -40,8 +40,9 @@ function needWebGpu(reason: string | null, testInfo: TestInfo): void {
 
 /** Waits until the queued page actions have run and the page shows `dataset` with a fresh network. */
 async function settled(page: Page, dataset: string): Promise<void> {
-  await page.waitForFunction((d) => window.demoState.dataset === d && window.demoState.status === 'ready',
-    dataset, { timeout: 30_000 });
+  await page.waitForFunction((d) => window.demoState.dataset === d && window.demoState.status === 'ready', dataset, {
+    timeout: 30_000,
+  });
 }
 
 /** Pauses the run, if it has not already finished by itself, and waits until it has stopped. */
@@ -59,8 +60,12 @@ function expectFalling(history: number[], what: string): void {
   expect(history.length, `${what}: epochs recorded`).toBeGreaterThanOrEqual(5);
   const late = history.slice(Math.floor(history.length / 2));
   const mean = late.reduce((a, b) => a + b, 0) / late.length;
-  expect(history.at(-1)!, `${what}: last epoch's loss vs the first epoch's ${history[0]}`).toBeLessThan(history[0] * 0.5);
-  expect(mean, `${what}: mean loss of the later epochs vs the first epoch's ${history[0]}`).toBeLessThan(history[0] * 0.75);
+  expect(history.at(-1)!, `${what}: last epoch's loss vs the first epoch's ${history[0]}`).toBeLessThan(
+    history[0] * 0.5,
+  );
+  expect(mean, `${what}: mean loss of the later epochs vs the first epoch's ${history[0]}`).toBeLessThan(
+    history[0] * 0.75,
+  );
 }
 
 async function screenshot(page: Page, testInfo: TestInfo, name: string): Promise<void> {
@@ -69,7 +74,9 @@ async function screenshot(page: Page, testInfo: TestInfo, name: string): Promise
   if (process.env.DEMO_SCREENSHOTS) writeFileSync(`docs/${name}`, png);
 }
 
-test('spiral on WebGPU: the loss falls, training accuracy reaches 90 %, the decision map is drawn', async ({ demo: page }, testInfo) => {
+test('spiral on WebGPU: the loss falls, training accuracy reaches 90 %, the decision map is drawn', async ({
+  demo: page,
+}, testInfo) => {
   const digitRequests: string[] = [];
   page.on('request', (r) => r.url().includes('mnist') && digitRequests.push(r.url()));
   needWebGpu(await open(page), testInfo);
@@ -77,7 +84,9 @@ test('spiral on WebGPU: the loss falls, training accuracy reaches 90 %, the deci
   await page.getByTestId('backend').selectOption('webgpu');
   await settled(page, 'spiral');
   await page.getByTestId('start').click();
-  await page.waitForFunction(() => (window.demoState.trainAcc ?? 0) >= 0.9 && window.demoState.epoch >= 8, null, { timeout: 60_000 });
+  await page.waitForFunction(() => (window.demoState.trainAcc ?? 0) >= 0.9 && window.demoState.epoch >= 8, null, {
+    timeout: 60_000,
+  });
   await pause(page);
   const s = await page.evaluate(() => window.demoState);
   expect(s.backend).toBe('webgpu');
@@ -105,7 +114,9 @@ test('spiral on WebGPU: the loss falls, training accuracy reaches 90 %, the deci
   await screenshot(page, testInfo, 'spiral.png');
 });
 
-test('digits on WebGPU: 784→64→10 reaches 85 % test accuracy; confusion matrix and digit strip shown', async ({ demo: page }, testInfo) => {
+test('digits on WebGPU: 784→64→10 reaches 85 % test accuracy; confusion matrix and digit strip shown', async ({
+  demo: page,
+}, testInfo) => {
   needWebGpu(await open(page, '?dataset=digits'), testInfo);
   await settled(page, 'digits');
   await page.getByTestId('hidden').fill('64');
@@ -121,8 +132,12 @@ test('digits on WebGPU: 784→64→10 reaches 85 % test accuracy; confusion matr
   expect(s.backend).toBe('webgpu');
 
   // Confusion matrix: 10×10 counts adding up to the 2,000 held-out digits, mostly on the diagonal.
-  const cells = await page.getByTestId('confusion-matrix').locator('tbody tr').evaluateAll((rows) =>
-    rows.map((tr) => Array.from(tr.querySelectorAll('td'), (td) => Number(td.textContent || 0))));
+  const cells = await page
+    .getByTestId('confusion-matrix')
+    .locator('tbody tr')
+    .evaluateAll((rows) =>
+      rows.map((tr) => Array.from(tr.querySelectorAll('td'), (td) => Number(td.textContent || 0))),
+    );
   expect(cells).toHaveLength(10);
   for (const row of cells) expect(row).toHaveLength(10);
   const total = cells.flat().reduce((a, b) => a + b, 0);
@@ -141,7 +156,9 @@ test('digits on WebGPU: 784→64→10 reaches 85 % test accuracy; confusion matr
   await screenshot(page, testInfo, 'digits.png');
 });
 
-test('a run moved to the CPU keeps training; Save then Load restores the same predictions', async ({ demo: page }, testInfo) => {
+test('a run moved to the CPU keeps training; Save then Load restores the same predictions', async ({
+  demo: page,
+}, testInfo) => {
   const noGpu = await open(page);
   await page.getByTestId('dataset').selectOption('spiral');
   await settled(page, 'spiral');
@@ -158,7 +175,9 @@ test('a run moved to the CPU keeps training; Save then Load restores the same pr
   const s = await page.evaluate(() => window.demoState);
   expect(s.backend).toBe('cpu');
   expectFalling(s.lossHistory, 'spiral moved to the CPU');
-  expect(s.lossHistory.at(-1)!, 'loss on the CPU vs the epoch before the move').toBeLessThan(s.lossHistory[before - 1] ?? Infinity);
+  expect(s.lossHistory.at(-1)!, 'loss on the CPU vs the epoch before the move').toBeLessThan(
+    s.lossHistory[before - 1] ?? Infinity,
+  );
 
   const trained = await page.evaluate(() => window.demoProbe(32));
   const downloading = page.waitForEvent('download');
@@ -181,7 +200,9 @@ test('a run moved to the CPU keeps training; Save then Load restores the same pr
     await page.waitForFunction(() => window.demoState.backend === 'webgpu');
     const onGpu = await page.evaluate(() => window.demoProbe(32));
     expect(onGpu).toHaveLength(trained.length);
-    onGpu.forEach((v, i) => expect(Math.abs(v - trained[i]), `output ${i}`).toBeLessThanOrEqual(1e-5 + 1e-4 * Math.abs(trained[i])));
+    onGpu.forEach((v, i) =>
+      expect(Math.abs(v - trained[i]), `output ${i}`).toBeLessThanOrEqual(1e-5 + 1e-4 * Math.abs(trained[i])),
+    );
   }
 
   // Training goes on from the loaded weights.
@@ -204,7 +225,9 @@ test('without WebGPU: the banner gives the reason and training runs on the CPU',
   await page.getByTestId('dataset').selectOption('xor');
   await settled(page, 'xor');
   await page.getByTestId('start').click();
-  await page.waitForFunction(() => window.demoState.epoch >= 20 && (window.demoState.trainAcc ?? 0) >= 0.9, null, { timeout: 40_000 });
+  await page.waitForFunction(() => window.demoState.epoch >= 20 && (window.demoState.trainAcc ?? 0) >= 0.9, null, {
+    timeout: 40_000,
+  });
   await pause(page);
   const s = await page.evaluate(() => window.demoState);
   expect(s.backend).toBe('cpu');

@@ -1,7 +1,13 @@
 // GPU activation, activationBackward, biasGrad, mseLoss, mseGrad and sgdUpdate against the CPU reference.
 import { test, expectGpuMatchesCpu } from './fixtures';
 
-const SHAPES: [number, number][] = [[1, 1], [7, 13], [64, 64], [65, 129], [256, 512]];
+const SHAPES: [number, number][] = [
+  [1, 1],
+  [7, 13],
+  [64, 64],
+  [65, 129],
+  [256, 512],
+];
 const KINDS = ['relu', 'sigmoid', 'linear'] as const;
 const U = 2 ** -24;
 
@@ -14,11 +20,28 @@ test('activation and activationBackward', async ({ gpuPage }) => {
   await each(async (rows, cols, n) => {
     for (const kind of KINDS) {
       // Forward: one f32 op per element; the GPU's exp (sigmoid) is within a few ulp of the true value.
-      await expectGpuMatchesCpu(gpuPage, `activation ${kind} ${rows}×${cols}`, 'activation',
-        [{ rows, cols, seed: 5, lo: -6, hi: 6 }], { kind }, { rtol: 4e-6, atol: 4 * U }, n);
+      await expectGpuMatchesCpu(
+        gpuPage,
+        `activation ${kind} ${rows}×${cols}`,
+        'activation',
+        [{ rows, cols, seed: 5, lo: -6, hi: 6 }],
+        { kind },
+        { rtol: 4e-6, atol: 4 * U },
+        n,
+      );
       // Backward: y in [0, 1) is a valid output of every kind; one or two f32 multiplies per element.
-      await expectGpuMatchesCpu(gpuPage, `activationBackward ${kind} ${rows}×${cols}`, 'activationBackward',
-        [{ rows, cols, seed: 6, lo: 0, hi: 1 }, { rows, cols, seed: 7 }], { kind }, { rtol: 1e-6, atol: U }, n);
+      await expectGpuMatchesCpu(
+        gpuPage,
+        `activationBackward ${kind} ${rows}×${cols}`,
+        'activationBackward',
+        [
+          { rows, cols, seed: 6, lo: 0, hi: 1 },
+          { rows, cols, seed: 7 },
+        ],
+        { kind },
+        { rtol: 1e-6, atol: U },
+        n,
+      );
     }
   });
 });
@@ -27,14 +50,24 @@ test('biasGrad', async ({ gpuPage }) => {
   await each(async (rows, cols) => {
     // A column sum of `rows` values in [-1, 1) in f32 (strided, then a tree) against f64:
     // the error is at most about rows·u·Σ|x| ≤ rows²·u.
-    await expectGpuMatchesCpu(gpuPage, `biasGrad ${rows}×${cols}`, 'biasGrad', [{ rows, cols, seed: 8 }], {},
-      { rtol: 1e-6, atol: Math.max(rows * rows * U, U) }, cols);
+    await expectGpuMatchesCpu(
+      gpuPage,
+      `biasGrad ${rows}×${cols}`,
+      'biasGrad',
+      [{ rows, cols, seed: 8 }],
+      {},
+      { rtol: 1e-6, atol: Math.max(rows * rows * U, U) },
+      cols,
+    );
   });
 });
 
 test('mseLoss and mseGrad', async ({ gpuPage }) => {
   await each(async (rows, cols, n) => {
-    const inputs = [{ rows, cols, seed: 9 }, { rows, cols, seed: 10 }];
+    const inputs = [
+      { rows, cols, seed: 9 },
+      { rows, cols, seed: 10 },
+    ];
     // n squares summed in f32 by strided partial sums and two tree levels; the sum is positive, so the
     // relative error stays near (n/256 + 16)·u at worst: 1e-5 covers n up to ~40,000·... with margin.
     await expectGpuMatchesCpu(gpuPage, `mseLoss ${rows}×${cols}`, 'mseLoss', inputs, {}, { rtol: 1e-5, atol: 0 }, 1);
@@ -46,7 +79,17 @@ test('mseLoss and mseGrad', async ({ gpuPage }) => {
 test('sgdUpdate', async ({ gpuPage }) => {
   await each(async (rows, cols, n) => {
     // p - lr·g: the GPU rounds lr·g to f32 before subtracting; |p|, |lr·g| ≤ 1, so ≤ 2 ulp of 1.
-    await expectGpuMatchesCpu(gpuPage, `sgdUpdate ${rows}×${cols}`, 'sgdUpdate', [{ rows, cols, seed: 11 }, { rows, cols, seed: 12 }],
-      { learningRate: 0.1 }, { rtol: 0, atol: 2 * 2 ** -23 }, n);
+    await expectGpuMatchesCpu(
+      gpuPage,
+      `sgdUpdate ${rows}×${cols}`,
+      'sgdUpdate',
+      [
+        { rows, cols, seed: 11 },
+        { rows, cols, seed: 12 },
+      ],
+      { learningRate: 0.1 },
+      { rtol: 0, atol: 2 * 2 ** -23 },
+      n,
+    );
   });
 });

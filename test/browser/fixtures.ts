@@ -13,17 +13,24 @@ export { expect };
  * own start, and a page that closed, crashed or navigated away is opened again.
  */
 export const test = base.extend<{ gpuPage: Page }, { harness: { page?: Page; baseURL?: string } }>({
-  harness: [async ({}, use, workerInfo) => {
-    const holder: { page?: Page; baseURL?: string } = { baseURL: workerInfo.project.use.baseURL };
-    await use(holder);
-    if (holder.page && !holder.page.isClosed()) await holder.page.context().close();
-  }, { scope: 'worker' }],
+  harness: [
+    async ({}, use, workerInfo) => {
+      const holder: { page?: Page; baseURL?: string } = { baseURL: workerInfo.project.use.baseURL };
+      await use(holder);
+      if (holder.page && !holder.page.isClosed()) await holder.page.context().close();
+    },
+    { scope: 'worker' },
+  ],
 
   gpuPage: async ({ harness, browser }, use, testInfo) => {
     let page = harness.page;
     const ready = async (p: Page) => {
       try {
-        return !p.isClosed() && p.url().endsWith('/test/browser/harness.html') && await p.evaluate(() => document.title === 'harness ready');
+        return (
+          !p.isClosed() &&
+          p.url().endsWith('/test/browser/harness.html') &&
+          (await p.evaluate(() => document.title === 'harness ready'))
+        );
       } catch {
         return false;
       }
@@ -72,16 +79,33 @@ export const test = base.extend<{ gpuPage: Page }, { harness: { page?: Page; bas
   },
 });
 
-export interface InputSpec { rows: number; cols: number; seed: number; lo?: number; hi?: number }
+export interface InputSpec {
+  rows: number;
+  cols: number;
+  seed: number;
+  lo?: number;
+  hi?: number;
+}
 
 /**
  * Runs a Backend op on the GPU and on the CPU with the same seeded inputs and expects the results to
  * agree within `tol` (compared in the page); `size` is the expected number of output elements.
  */
 export async function expectGpuMatchesCpu(
-  page: Page, what: string, op: string, inputs: InputSpec[], extra: Record<string, unknown>, tol: Tolerance, size: number,
+  page: Page,
+  what: string,
+  op: string,
+  inputs: InputSpec[],
+  extra: Record<string, unknown>,
+  tol: Tolerance,
+  size: number,
 ): Promise<void> {
-  const r = await page.evaluate(({ op, inputs, extra, tol }) => window.T.both(op, inputs, extra, tol), { op, inputs, extra, tol });
+  const r = await page.evaluate(({ op, inputs, extra, tol }) => window.T.both(op, inputs, extra, tol), {
+    op,
+    inputs,
+    extra,
+    tol,
+  });
   expect(r.n, `${what}: output size`).toBe(size);
   expect(r.problem, `${what}: ${r.problem ?? ''}`).toBeNull();
 }

@@ -57,17 +57,32 @@ function rand(n: number, seed: number, lo = -1, hi = 1): Float32Array {
   return Float32Array.from({ length: n }, () => lo + (hi - lo) * next());
 }
 
-export interface InputSpec { rows: number; cols: number; seed: number; lo?: number; hi?: number }
+export interface InputSpec {
+  rows: number;
+  cols: number;
+  seed: number;
+  lo?: number;
+  hi?: number;
+}
 
 /** Runs one Backend op with the same inputs on `backend` and returns the result's values. */
-async function runOp(backend: Backend, op: string, inputs: InputSpec[], extra: Record<string, unknown>): Promise<Float32Array> {
+async function runOp(
+  backend: Backend,
+  op: string,
+  inputs: InputSpec[],
+  extra: Record<string, unknown>,
+): Promise<Float32Array> {
   const ms: Matrix[] = inputs.map((s) => backend.matrix(s.rows, s.cols, rand(s.rows * s.cols, s.seed, s.lo, s.hi)));
   try {
     const kind = extra.kind as WB.Activation;
     switch (op) {
       case 'matmul': {
         const out = backend.matmul(ms[0], ms[1], { ...extra, bias: ms[2] });
-        try { return await out.read(); } finally { out.dispose(); }
+        try {
+          return await out.read();
+        } finally {
+          out.dispose();
+        }
       }
       case 'sgdUpdate':
         backend.sgdUpdate(ms[0], ms[1], extra.learningRate as number);
@@ -82,7 +97,11 @@ async function runOp(backend: Backend, op: string, inputs: InputSpec[], extra: R
         }[op];
         if (!f) throw new Error(`harness: unknown op ${op}`);
         const out = f();
-        try { return await out.read(); } finally { out.dispose(); }
+        try {
+          return await out.read();
+        } finally {
+          out.dispose();
+        }
       }
     }
   } finally {
@@ -101,7 +120,11 @@ async function gpuBackend(): Promise<Backend> {
   return gpu;
 }
 
-interface MatmulForm { transposeA?: boolean; transposeB?: boolean; activation?: WB.Activation }
+interface MatmulForm {
+  transposeA?: boolean;
+  transposeB?: boolean;
+  activation?: WB.Activation;
+}
 
 /** Stored shapes of A and B for an M×K·K×N product in the given form. */
 function matmulInputs(m: number, k: number, n: number, form: MatmulForm): { a: [number, number]; b: [number, number] } {
@@ -118,7 +141,15 @@ const tileOf = (variant: string | MatmulTile): MatmulTile => {
  * Runs matmulDispatch with an explicit variant (bypassing the backend's choice) on inputs already on
  * the GPU; returns the output buffer and its uniform for the caller to free.
  */
-function dispatchMatmul(g: GpuBackend, tile: MatmulTile, ms: Matrix[], m: number, k: number, n: number, form: MatmulForm) {
+function dispatchMatmul(
+  g: GpuBackend,
+  tile: MatmulTile,
+  ms: Matrix[],
+  m: number,
+  k: number,
+  n: number,
+  form: MatmulForm,
+) {
   const c = g.ctx.storage(`matmul ${m}×${k}×${n}.c`, m * n);
   const [a, b, bias] = ms as GpuMatrix[];
   const d = matmulDispatch(g.ctx, c.label, { a: a.buffer, b: b.buffer, bias: bias?.buffer, c, m, n, k, ...form }, tile);
@@ -162,9 +193,12 @@ async function networkParity({ spec, steps, batch, mode, lossTol, weightTol, bac
     } else {
       for (let s = 0; s < steps; s++) {
         const b = s % (rows / batch);
-        losses.push(await net.trainStep(
-          x.subarray(b * batch * spec.inputSize, (b + 1) * batch * spec.inputSize),
-          y.subarray(b * batch * out, (b + 1) * batch * out)));
+        losses.push(
+          await net.trainStep(
+            x.subarray(b * batch * spec.inputSize, (b + 1) * batch * spec.inputSize),
+            y.subarray(b * batch * out, (b + 1) * batch * out),
+          ),
+        );
       }
     }
     const w = await net.getWeights();
@@ -257,8 +291,15 @@ const T = {
    * matmul with one named variant (or an explicit tile) on the GPU against the CPU backend's matmul.
    * inputs: a, b and optionally the 1×N bias, stored as the form needs them.
    */
-  async matmulVariant(variant: string | MatmulTile, m: number, k: number, n: number, inputs: InputSpec[],
-    form: MatmulForm, tol: Tolerance) {
+  async matmulVariant(
+    variant: string | MatmulTile,
+    m: number,
+    k: number,
+    n: number,
+    inputs: InputSpec[],
+    form: MatmulForm,
+    tol: Tolerance,
+  ) {
     const g = (await gpuBackend()) as GpuBackend;
     const ms = inputs.map((s) => g.matrix(s.rows, s.cols, rand(s.rows * s.cols, s.seed, s.lo, s.hi)));
     const { c, d } = dispatchMatmul(g, tileOf(variant), ms, m, k, n, form);
@@ -282,7 +323,15 @@ const T = {
    * Wall-clock milliseconds of `runs` warm matmuls (after `warmup` untimed ones), each one submit
    * followed by awaiting a read of the result's first elements, so the time covers the whole dispatch.
    */
-  async timeMatmul(variant: string | MatmulTile, m: number, k: number, n: number, form: MatmulForm, runs = 3, warmup = 1) {
+  async timeMatmul(
+    variant: string | MatmulTile,
+    m: number,
+    k: number,
+    n: number,
+    form: MatmulForm,
+    runs = 3,
+    warmup = 1,
+  ) {
     const g = (await gpuBackend()) as GpuBackend;
     const shapes = matmulInputs(m, k, n, form);
     const ms = [shapes.a, shapes.b].map(([r, cols], i) => g.matrix(r, cols, rand(r * cols, i + 1)));
@@ -305,7 +354,10 @@ const T = {
 };
 
 declare global {
-  interface Window { WB: typeof WB; T: typeof T }
+  interface Window {
+    WB: typeof WB;
+    T: typeof T;
+  }
 }
 window.WB = WB;
 window.T = T;

@@ -4,7 +4,13 @@ import { test, expect, expectGpuMatchesCpu, type InputSpec } from './fixtures';
 
 type Shape = [number, number, number];
 // M×K×N; the odd ones leave workgroups and vec4 loads part-filled.
-const SHAPES: Shape[] = [[1, 1, 1], [7, 13, 5], [64, 64, 64], [65, 129, 33], [256, 512, 128]];
+const SHAPES: Shape[] = [
+  [1, 1, 1],
+  [7, 13, 5],
+  [64, 64, 64],
+  [65, 129, 33],
+  [256, 512, 128],
+];
 // Plus one without epilogue (it is orthogonal to what these add): 4-aligned rows, so the vec4 path, with
 // blocks overhanging C for the bigger variants; for the public path also a K that is not a multiple of 4
 // (for Aᵀ·B, the K tail of the aligned path, which is the same code in every variant). The variants get
@@ -36,9 +42,21 @@ const VARIANTS = ['r4x4', 'r16x16', 's64', 'sg32x32'];
 // own edges, both ways round: M not a multiple of its 32 rows, N not of 4 (the texture's zero columns),
 // and for Aᵀ·B a K that is not (the masked K tail).
 const SUBGROUP_SHAPES: Record<string, Shape[]> = {
-  'A·B': [[68, 36, 40], [68, 36, 150], [4, 8, 3]],
-  'Aᵀ·B': [[68, 37, 150], [36, 37, 152], [4, 9, 3]],
-  'A·Bᵀ': [[68, 36, 150], [150, 36, 68], [4, 8, 3]],
+  A·B: [
+    [68, 36, 40],
+    [68, 36, 150],
+    [4, 8, 3],
+  ],
+  Aᵀ·B: [
+    [68, 37, 150],
+    [36, 37, 152],
+    [4, 9, 3],
+  ],
+  A·Bᵀ: [
+    [68, 36, 150],
+    [150, 36, 68],
+    [4, 8, 3],
+  ],
 };
 const DEFAULT_VARIANT = 'r16x16';
 
@@ -57,7 +75,10 @@ function cases<E>(epilogues: E[], ragged: Shape): [Shape, E[]][] {
 function inputsFor(form: (typeof FORMS)[number], m: number, k: number, n: number, bias?: boolean): InputSpec[] {
   const a = form.transposeA ? { rows: k, cols: m } : { rows: m, cols: k };
   const b = form.transposeB ? { rows: n, cols: k } : { rows: k, cols: n };
-  const inputs: InputSpec[] = [{ ...a, seed: m * 7 + 1 }, { ...b, seed: n * 13 + 2 }];
+  const inputs: InputSpec[] = [
+    { ...a, seed: m * 7 + 1 },
+    { ...b, seed: n * 13 + 2 },
+  ];
   if (bias) inputs.push({ rows: 1, cols: n, seed: 99 });
   return inputs;
 }
@@ -72,7 +93,15 @@ for (const form of FORMS) {
       for (const ep of epilogues) {
         const opts = { transposeA: form.transposeA, transposeB: form.transposeB, activation: ep.activation };
         const inputs = inputsFor(form, m, k, n, ep.bias);
-        await expectGpuMatchesCpu(gpuPage, `${form.name} ${m}×${k}×${n} ${ep.name}`, 'matmul', inputs, opts, tol(k), m * n);
+        await expectGpuMatchesCpu(
+          gpuPage,
+          `${form.name} ${m}×${k}×${n} ${ep.name}`,
+          'matmul',
+          inputs,
+          opts,
+          tol(k),
+          m * n,
+        );
       }
     }
   });
@@ -83,11 +112,22 @@ for (const form of FORMS) {
 // Aᵀ·B: rows of 256 floats), packed (A·Bᵀ), then A packed for a product with M < N, one after another.
 test('public-path matmuls through the shared scratch texture, copied and packed in turn', async ({ gpuPage }) => {
   const shapes: [Shape, (typeof FORMS)[number]][] = [
-    [[256, 64, 256], FORMS[0]], [[256, 64, 256], FORMS[2]], [[128, 96, 512], FORMS[0]], [[256, 68, 256], FORMS[1]],
+    [[256, 64, 256], FORMS[0]],
+    [[256, 64, 256], FORMS[2]],
+    [[128, 96, 512], FORMS[0]],
+    [[256, 68, 256], FORMS[1]],
   ];
   for (const [[m, k, n], form] of shapes) {
     const opts = { transposeA: form.transposeA, transposeB: form.transposeB };
-    await expectGpuMatchesCpu(gpuPage, `${form.name} ${m}×${k}×${n}`, 'matmul', inputsFor(form, m, k, n), opts, tol(k), m * n);
+    await expectGpuMatchesCpu(
+      gpuPage,
+      `${form.name} ${m}×${k}×${n}`,
+      'matmul',
+      inputsFor(form, m, k, n),
+      opts,
+      tol(k),
+      m * n,
+    );
   }
 });
 
@@ -96,12 +136,17 @@ for (const variant of VARIANTS.filter((v) => v !== DEFAULT_VARIANT)) {
     test(`matmul variant ${variant} ${form.name}, every shape, with bias+sigmoid`, async ({ gpuPage }) => {
       const subgroup = variant.startsWith('sg');
       if (subgroup) {
-        const runs = await gpuPage.evaluate(async () =>
-          ((await window.T.gpuBackend()) as unknown as { ctx: { subgroupMatmul: boolean } }).ctx.subgroupMatmul);
+        const runs = await gpuPage.evaluate(
+          async () =>
+            ((await window.T.gpuBackend()) as unknown as { ctx: { subgroupMatmul: boolean } }).ctx.subgroupMatmul,
+        );
         test.skip(!runs, 'this adapter has no 4-wide subgroups, so no tuner can pick sg32x32 here');
       }
       const shapes = cases(VARIANT_EPILOGUES, RAGGED_VARIANTS);
-      if (subgroup) shapes.push(...SUBGROUP_SHAPES[form.name].map((s): [Shape, typeof VARIANT_EPILOGUES] => [s, VARIANT_EPILOGUES]));
+      if (subgroup)
+        shapes.push(
+          ...SUBGROUP_SHAPES[form.name].map((s): [Shape, typeof VARIANT_EPILOGUES] => [s, VARIANT_EPILOGUES]),
+        );
       const seen = new Set<boolean>();
       for (const [[m, k, n], epilogues] of shapes) {
         // Where sg32x32 must fall back (neither operand's stored rows a multiple of 4 long), it runs the
@@ -112,10 +157,16 @@ for (const variant of VARIANTS.filter((v) => v !== DEFAULT_VARIANT)) {
         if (subgroup && !takes) continue;
         for (const ep of epilogues) {
           const what = `${variant} ${form.name} ${m}×${k}×${n} ${ep.name}`;
-          const opts = { transposeA: form.transposeA, transposeB: form.transposeB, activation: ep.activation as 'sigmoid' | undefined };
+          const opts = {
+            transposeA: form.transposeA,
+            transposeB: form.transposeB,
+            activation: ep.activation as 'sigmoid' | undefined,
+          };
           const inputs = inputsFor(form, m, k, n, ep.bias);
-          const r = await gpuPage.evaluate(({ variant, m, k, n, inputs, opts, tol }) =>
-            window.T.matmulVariant(variant, m, k, n, inputs, opts, tol), { variant, m, k, n, inputs, opts, tol: tol(k) });
+          const r = await gpuPage.evaluate(
+            ({ variant, m, k, n, inputs, opts, tol }) => window.T.matmulVariant(variant, m, k, n, inputs, opts, tol),
+            { variant, m, k, n, inputs, opts, tol: tol(k) },
+          );
           expect(r.n, `${what}: output size`).toBe(m * n);
           expect(r.problem, `${what}: ${r.problem ?? ''}`).toBeNull();
           // The subgroup kernel must really run wherever one operand's stored rows are a multiple of 4 long.
@@ -131,13 +182,17 @@ for (const variant of VARIANTS.filter((v) => v !== DEFAULT_VARIANT)) {
 }
 
 test('the variants tested here are exactly the ones an autotuner may pick, and the default', async ({ gpuPage }) => {
-  const { names, fallback } = await gpuPage.evaluate(() =>
-    ({ names: Object.keys(window.T.matmulVariants), fallback: window.T.matmulDefault }));
+  const { names, fallback } = await gpuPage.evaluate(() => ({
+    names: Object.keys(window.T.matmulVariants),
+    fallback: window.T.matmulDefault,
+  }));
   expect(names.sort()).toEqual([...VARIANTS].sort());
   expect(fallback).toBe(DEFAULT_VARIANT);
   // The public-path tests above stand in for the default variant only while nothing tunes.
-  const tuning = await gpuPage.evaluate(async () =>
-    ((await window.T.gpuBackend()) as unknown as { ctx: { tuner: { enabled: boolean } } }).ctx.tuner.enabled);
+  const tuning = await gpuPage.evaluate(
+    async () =>
+      ((await window.T.gpuBackend()) as unknown as { ctx: { tuner: { enabled: boolean } } }).ctx.tuner.enabled,
+  );
   expect(tuning, 'the harness backend must not autotune').toBe(false);
 });
 

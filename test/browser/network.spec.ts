@@ -2,9 +2,32 @@
 import { test, expect } from './fixtures';
 
 const NETS = [
-  { name: '2→16→16→1 relu, sigmoid out', inputSize: 2, layers: [{ units: 16, activation: 'relu' }, { units: 16, activation: 'relu' }, { units: 1, activation: 'sigmoid' }] },
-  { name: '64→128→10 sigmoid', inputSize: 64, layers: [{ units: 128, activation: 'sigmoid' }, { units: 10, activation: 'sigmoid' }] },
-  { name: '784→256→64→10 relu, linear out', inputSize: 784, layers: [{ units: 256, activation: 'relu' }, { units: 64, activation: 'relu' }, { units: 10, activation: 'linear' }] },
+  {
+    name: '2→16→16→1 relu, sigmoid out',
+    inputSize: 2,
+    layers: [
+      { units: 16, activation: 'relu' },
+      { units: 16, activation: 'relu' },
+      { units: 1, activation: 'sigmoid' },
+    ],
+  },
+  {
+    name: '64→128→10 sigmoid',
+    inputSize: 64,
+    layers: [
+      { units: 128, activation: 'sigmoid' },
+      { units: 10, activation: 'sigmoid' },
+    ],
+  },
+  {
+    name: '784→256→64→10 relu, linear out',
+    inputSize: 784,
+    layers: [
+      { units: 256, activation: 'relu' },
+      { units: 64, activation: 'relu' },
+      { units: 10, activation: 'linear' },
+    ],
+  },
 ] as const;
 const OPTIMIZERS = [
   { type: 'sgd', learningRate: 0.1 },
@@ -22,8 +45,14 @@ for (const net of NETS) {
   test(`parity over 50 trainStep calls: ${net.name}`, async ({ gpuPage }) => {
     for (const optimizer of OPTIMIZERS) {
       const spec = { inputSize: net.inputSize, layers: [...net.layers], optimizer, seed: 42 };
-      const r = await gpuPage.evaluate((args) => window.T.networkParity(args),
-        { spec, steps: 50, batch: 32, mode: 'trainStep' as const, lossTol, weightTol });
+      const r = await gpuPage.evaluate((args) => window.T.networkParity(args), {
+        spec,
+        steps: 50,
+        batch: 32,
+        mode: 'trainStep' as const,
+        lossTol,
+        weightTol,
+      });
       const what = `${net.name} ${optimizer.type}`;
       expect(r.count).toBe(50);
       expect(r.moved, `${what}: training changed the weights`).toBeGreaterThan(1e-4);
@@ -40,20 +69,37 @@ for (const net of NETS) {
 // (256×512 swapped, 512×256 not), dZ_prev = dA ⊙ f' fused into dA_prev (256×512 swapped, 256×256 not).
 // The rest run the register kernels. (Each of those is its own pipeline, seconds to compile here, so
 // one optimizer: the plain dW store of the others is the forward store without bias.)
-test('parity with the subgroup matmul kernel in every form and epilogue; its textures are freed', async ({ gpuPage }) => {
+test('parity with the subgroup matmul kernel in every form and epilogue; its textures are freed', async ({
+  gpuPage,
+}) => {
   const relu = 'relu' as const;
   const spec = {
-    inputSize: 64, layers: [{ units: 256, activation: relu }, { units: 512, activation: relu }, { units: 256, activation: relu }, { units: 4, activation: 'linear' as const }],
-    optimizer: OPTIMIZERS[0], seed: 5,
+    inputSize: 64,
+    layers: [
+      { units: 256, activation: relu },
+      { units: 512, activation: relu },
+      { units: 256, activation: relu },
+      { units: 4, activation: 'linear' as const },
+    ],
+    optimizer: OPTIMIZERS[0],
+    seed: 5,
   };
-  const r = await gpuPage.evaluate(async (args) => {
-    const { T } = window;
-    const g = (await T.gpuBackend()) as unknown as { ctx: { subgroupMatmul: boolean } };
-    const texturesBefore = T.liveTextures();
-    const created = T.counters.texturesCreated;
-    const parity = await T.networkParity(args);
-    return { ...parity, subgroups: g.ctx.subgroupMatmul, texturesMade: T.counters.texturesCreated - created, texturesLeft: T.liveTextures() - texturesBefore };
-  }, { spec, steps: 3, batch: 256, mode: 'trainStep' as const, lossTol, weightTol });
+  const r = await gpuPage.evaluate(
+    async (args) => {
+      const { T } = window;
+      const g = (await T.gpuBackend()) as unknown as { ctx: { subgroupMatmul: boolean } };
+      const texturesBefore = T.liveTextures();
+      const created = T.counters.texturesCreated;
+      const parity = await T.networkParity(args);
+      return {
+        ...parity,
+        subgroups: g.ctx.subgroupMatmul,
+        texturesMade: T.counters.texturesCreated - created,
+        texturesLeft: T.liveTextures() - texturesBefore,
+      };
+    },
+    { spec, steps: 3, batch: 256, mode: 'trainStep' as const, lossTol, weightTol },
+  );
   if (r.subgroups) expect(r.texturesMade, 'the packed textures were made').toBeGreaterThan(0);
   expect(r.texturesLeft, 'textures left after destroy()').toBe(0);
   expect(r.count).toBe(3);
@@ -64,9 +110,23 @@ test('parity with the subgroup matmul kernel in every form and epilogue; its tex
 
 test('parity of fit(): shuffled batches gathered on the GPU, ragged last batch', async ({ gpuPage }) => {
   for (const optimizer of OPTIMIZERS) {
-    const spec = { inputSize: 64, layers: [{ units: 32, activation: 'relu' as const }, { units: 3, activation: 'sigmoid' as const }], optimizer, seed: 3 };
-    const r = await gpuPage.evaluate((args) => window.T.networkParity(args),
-      { spec, steps: 4, batch: 16, mode: 'fit' as const, lossTol, weightTol });
+    const spec = {
+      inputSize: 64,
+      layers: [
+        { units: 32, activation: 'relu' as const },
+        { units: 3, activation: 'sigmoid' as const },
+      ],
+      optimizer,
+      seed: 3,
+    };
+    const r = await gpuPage.evaluate((args) => window.T.networkParity(args), {
+      spec,
+      steps: 4,
+      batch: 16,
+      mode: 'fit' as const,
+      lossTol,
+      weightTol,
+    });
     expect(r.count).toBe(4);
     expect(r.lossProblem, `fit ${optimizer.type} epoch losses: ${r.lossProblem}`).toBeNull();
     expect(r.weightProblem, `fit ${optimizer.type} weights: ${r.weightProblem}`).toBeNull();

@@ -11,7 +11,13 @@ test('a network over memoryBudget throws GpuMemoryError before allocating anythi
     try {
       // 1024×1024 weights = 4 MiB (SGD keeps no dW: its step is fused into the dW matmul): over a 4 MiB
       // budget with the bias and the second layer.
-      new WB.Network(backend, { inputSize: 1024, layers: [{ units: 1024, activation: 'relu' }, { units: 10, activation: 'linear' }] });
+      new WB.Network(backend, {
+        inputSize: 1024,
+        layers: [
+          { units: 1024, activation: 'relu' },
+          { units: 10, activation: 'linear' },
+        ],
+      });
     } catch (e) {
       message = `${(e as Error).name}: ${(e as Error).message}`;
     }
@@ -21,7 +27,9 @@ test('a network over memoryBudget throws GpuMemoryError before allocating anythi
     backend.destroy();
     return { message, madeByNetwork };
   });
-  expect(r.message).toMatch(/^GpuMemoryError: Network: needs [\d.]+ MiB of GPU memory on top of the [\d.]+ MiB in use, over the memoryBudget of 4\.0 MiB; nothing was allocated$/);
+  expect(r.message).toMatch(
+    /^GpuMemoryError: Network: needs [\d.]+ MiB of GPU memory on top of the [\d.]+ MiB in use, over the memoryBudget of 4\.0 MiB; nothing was allocated$/,
+  );
   expect(r.madeByNetwork).toBe(0);
 });
 
@@ -29,8 +37,15 @@ test('losing the device mid-fit recovers from the last epoch; without recovery f
   const r = await gpuPage.evaluate(async () => {
     const { WB, T } = window;
     const { x, y } = T.dataset(256, 8, 2, 21);
-    const spec = { inputSize: 8, layers: [{ units: 16, activation: 'relu' as const }, { units: 2, activation: 'sigmoid' as const }],
-      optimizer: { type: 'adam' as const, learningRate: 0.01 }, seed: 4 };
+    const spec = {
+      inputSize: 8,
+      layers: [
+        { units: 16, activation: 'relu' as const },
+        { units: 2, activation: 'sigmoid' as const },
+      ],
+      optimizer: { type: 'adam' as const, learningRate: 0.01 },
+      seed: 4,
+    };
     const backend = await WB.createBackend('webgpu', { autotune: false });
     const device = () => (backend as unknown as { ctx: { device: GPUDevice } }).ctx.device;
     const plain = new WB.Network(backend, spec);
@@ -42,9 +57,14 @@ test('losing the device mid-fit recovers from the last epoch; without recovery f
     const warn = console.warn;
     console.warn = () => {}; // the recovery message is expected here
     const interrupted = await net.fit(x, y, {
-      epochs: 6, batchSize: 32,
-      onEpochEnd: ({ epoch }) => { if (epoch === 2) device().destroy(); },
-      onRecover: ({ epoch }) => { recovered.push(epoch); },
+      epochs: 6,
+      batchSize: 32,
+      onEpochEnd: ({ epoch }) => {
+        if (epoch === 2) device().destroy();
+      },
+      onRecover: ({ epoch }) => {
+        recovered.push(epoch);
+      },
     });
     console.warn = warn;
     const weights = (await net.getWeights()).flatMap((l) => [...l.weights, ...l.bias]);
@@ -52,7 +72,14 @@ test('losing the device mid-fit recovers from the last epoch; without recovery f
     let rejected = '';
     const again = new WB.Network(backend, spec);
     try {
-      await again.fit(x, y, { epochs: 4, batchSize: 32, maxRecoveries: 0, onEpochEnd: ({ epoch }) => { if (epoch === 1) device().destroy(); } });
+      await again.fit(x, y, {
+        epochs: 4,
+        batchSize: 32,
+        maxRecoveries: 0,
+        onEpochEnd: ({ epoch }) => {
+          if (epoch === 1) device().destroy();
+        },
+      });
     } catch (e) {
       rejected = `${(e as Error).name}: ${(e as Error).message}`;
     }
@@ -61,7 +88,14 @@ test('losing the device mid-fit recovers from the last epoch; without recovery f
     again.destroy();
     backend.destroy();
     const errors = T.gpuErrors.splice(0);
-    return { uninterrupted: uninterrupted.loss, interrupted: interrupted.loss, recovered, finite: weights.every(Number.isFinite), rejected, errors };
+    return {
+      uninterrupted: uninterrupted.loss,
+      interrupted: interrupted.loss,
+      recovered,
+      finite: weights.every(Number.isFinite),
+      rejected,
+      errors,
+    };
   });
   expect(r.recovered).toEqual([3]);
   expect(r.interrupted).toHaveLength(6);
@@ -79,25 +113,41 @@ test('a diverging learning rate ends in DivergenceError with the last finite wei
     const y10 = y.map((v) => v * 100);
     // A linear net with lr 1 on targets of ~100: each step overshoots further, so the loss blows up.
     const net = new WB.Network(await T.gpuBackend(), {
-      inputSize: 4, layers: [{ units: 16, activation: 'linear' }, { units: 1, activation: 'linear' }],
-      optimizer: { type: 'sgd', learningRate: 1 }, seed: 9,
+      inputSize: 4,
+      layers: [
+        { units: 16, activation: 'linear' },
+        { units: 1, activation: 'linear' },
+      ],
+      optimizer: { type: 'sgd', learningRate: 1 },
+      seed: 9,
     });
     // Weights before fit, then after every completed epoch: the rollback must land on the last of these.
     const snapshots: number[][] = [(await net.getWeights()).flatMap((l) => [...l.weights, ...l.bias])];
     let message = '';
     try {
-      await net.fit(x, y10, { epochs: 50, batchSize: 16, onEpochEnd: async () => {
-        snapshots.push((await net.getWeights()).flatMap((l) => [...l.weights, ...l.bias]));
-      } });
+      await net.fit(x, y10, {
+        epochs: 50,
+        batchSize: 16,
+        onEpochEnd: async () => {
+          snapshots.push((await net.getWeights()).flatMap((l) => [...l.weights, ...l.bias]));
+        },
+      });
     } catch (e) {
       message = `${(e as Error).name}: ${(e as Error).message}`;
     }
     const after = (await net.getWeights()).flatMap((l) => [...l.weights, ...l.bias]);
     net.destroy();
     const last = snapshots[snapshots.length - 1];
-    return { message, epochs: snapshots.length - 1, finite: after.every(Number.isFinite), same: T.allclose(after, last, { rtol: 0, atol: 0 }) };
+    return {
+      message,
+      epochs: snapshots.length - 1,
+      finite: after.every(Number.isFinite),
+      same: T.allclose(after, last, { rtol: 0, atol: 0 }),
+    };
   });
-  expect(r.message).toMatch(/^DivergenceError: fit: the training loss became (NaN|Infinity) in epoch \d+; the weights were rolled back to /);
+  expect(r.message).toMatch(
+    /^DivergenceError: fit: the training loss became (NaN|Infinity) in epoch \d+; the weights were rolled back to /,
+  );
   expect(r.finite).toBe(true);
   expect(r.same).toBeNull();
 });
@@ -110,8 +160,15 @@ test('200 rounds of create, train one epoch, destroy leave no buffer behind', as
     const before = T.liveBuffers();
     let peak = 0;
     for (let i = 0; i < 200; i++) {
-      const net = new WB.Network(backend, { inputSize: 6, layers: [{ units: 8, activation: 'relu' }, { units: 2, activation: 'sigmoid' }],
-        optimizer: { type: i % 2 ? 'adam' : 'momentum', learningRate: 0.01, momentum: 0.9 } as OptimizerSpec, seed: i });
+      const net = new WB.Network(backend, {
+        inputSize: 6,
+        layers: [
+          { units: 8, activation: 'relu' },
+          { units: 2, activation: 'sigmoid' },
+        ],
+        optimizer: { type: i % 2 ? 'adam' : 'momentum', learningRate: 0.01, momentum: 0.9 } as OptimizerSpec,
+        seed: i,
+      });
       await net.fit(x, y, { epochs: 1, batchSize: 16 });
       peak = Math.max(peak, T.liveBuffers() - before);
       net.destroy();
@@ -128,8 +185,20 @@ test('a 4096×6144 weight layer (96 MiB) trains and matches the CPU after 3 step
   const r = await gpuPage.evaluate(async () => {
     const { T } = window;
     return T.networkParity({
-      spec: { inputSize: 4096, layers: [{ units: 6144, activation: 'relu' }, { units: 4, activation: 'linear' }], optimizer: { type: 'sgd', learningRate: 0.01 }, seed: 1 },
-      steps: 3, batch: 8, mode: 'trainStep', lossTol: { rtol: 1e-4, atol: 0 }, weightTol: { rtol: 1e-3, atol: 1e-6 },
+      spec: {
+        inputSize: 4096,
+        layers: [
+          { units: 6144, activation: 'relu' },
+          { units: 4, activation: 'linear' },
+        ],
+        optimizer: { type: 'sgd', learningRate: 0.01 },
+        seed: 1,
+      },
+      steps: 3,
+      batch: 8,
+      mode: 'trainStep',
+      lossTol: { rtol: 1e-4, atol: 0 },
+      weightTol: { rtol: 1e-3, atol: 1e-6 },
     });
   });
   expect(r.count).toBe(3);
@@ -137,13 +206,23 @@ test('a 4096×6144 weight layer (96 MiB) trains and matches the CPU after 3 step
   expect(r.weightProblem).toBeNull();
 });
 
-test('with the binding limit forced to 4 MiB a 1024×2048 layer is split, trains and matches the CPU', async ({ gpuPage }) => {
+test('with the binding limit forced to 4 MiB a 1024×2048 layer is split, trains and matches the CPU', async ({
+  gpuPage,
+}) => {
   const r = await gpuPage.evaluate(async () => {
     const { T, WB } = window;
     const limit = 4 * 2 ** 20;
     // The split layer sits in the middle, so its blocks also share out dA_prev to the layer before.
-    const spec = { inputSize: 16, layers: [{ units: 1024, activation: 'relu' as const }, { units: 2048, activation: 'sigmoid' as const },
-      { units: 2, activation: 'linear' as const }], optimizer: { type: 'sgd' as const, learningRate: 0.001 }, seed: 8 };
+    const spec = {
+      inputSize: 16,
+      layers: [
+        { units: 1024, activation: 'relu' as const },
+        { units: 2048, activation: 'sigmoid' as const },
+        { units: 2, activation: 'linear' as const },
+      ],
+      optimizer: { type: 'sgd' as const, learningRate: 0.001 },
+      seed: 8,
+    };
     // (Plain SGD at a stable rate: Adam, or momentum at a rate where training blows up, turns f32
     // summation-order noise into 1e-3 weight differences whether or not a layer is split — the split
     // GPU run itself was checked bit-identical to the unsplit one.)
@@ -160,8 +239,15 @@ test('with the binding limit forced to 4 MiB a 1024×2048 layer is split, trains
     }
     tiny.destroy();
     backend.destroy();
-    const parity = await T.networkParity({ spec, steps: 20, batch: 8, mode: 'trainStep',
-      lossTol: { rtol: 1e-4, atol: 0 }, weightTol: { rtol: 1e-3, atol: 1e-6 }, backendOptions: { maxStorageBufferBindingSize: limit, autotune: false } });
+    const parity = await T.networkParity({
+      spec,
+      steps: 20,
+      batch: 8,
+      mode: 'trainStep',
+      lossTol: { rtol: 1e-4, atol: 0 },
+      weightTol: { rtol: 1e-3, atol: 1e-6 },
+      backendOptions: { maxStorageBufferBindingSize: limit, autotune: false },
+    });
     return { labels, tooSmall, parity };
   });
   expect(r.labels).toContain('layer1.block0.weights');
@@ -173,8 +259,10 @@ test('with the binding limit forced to 4 MiB a 1024×2048 layer is split, trains
   expect(r.parity.lossProblem).toBeNull();
   expect(r.parity.weightProblem).toBeNull();
   // 2048 bytes still holds columns of layer0 (16 values each) but not one column of layer1 (1024 values).
-  expect(r.tooSmall).toBe('GpuMemoryError: Network: layer1.weights (1024×2048) cannot be split to fit a binding of 2048 bytes: ' +
-    'a single column (1024 f32 = 4096 bytes) is already larger');
+  expect(r.tooSmall).toBe(
+    'GpuMemoryError: Network: layer1.weights (1024×2048) cannot be split to fit a binding of 2048 bytes: ' +
+      'a single column (1024 f32 = 4096 bytes) is already larger',
+  );
 });
 
 // The packed textures of sg32x32 are made with a training plan, after the network and its workspace:
@@ -185,8 +273,13 @@ test('a packed texture over memoryBudget fails the step cleanly', async ({ gpuPa
     const { WB, T } = window;
     // Layer 0 (256×64 outputs) runs r16x16, so its dispatch exists when layer 1's sg32x32 texture fails.
     const spec = {
-      inputSize: 64, layers: [{ units: 64, activation: 'relu' as const }, { units: 256, activation: 'linear' as const }],
-      optimizer: { type: 'sgd' as const, learningRate: 0.01 }, seed: 2,
+      inputSize: 64,
+      layers: [
+        { units: 64, activation: 'relu' as const },
+        { units: 256, activation: 'linear' as const },
+      ],
+      optimizer: { type: 'sgd' as const, learningRate: 0.01 },
+      seed: 2,
     };
     const { x, y } = T.dataset(256, 64, 256, 9);
     type Ctx = { ctx: { bytesInUse: number; subgroupMatmul: boolean; textures: Set<GPUTexture> } };
@@ -221,7 +314,8 @@ test('a packed texture over memoryBudget fails the step cleanly', async ({ gpuPa
   });
   test.skip(!r.sg, 'no 4-wide subgroups here, so no packed textures');
   expect(r.errors).toHaveLength(2);
-  for (const e of r.errors) expect(e).toMatch(/^GpuMemoryError: .*\.packed: needs [\d.]+ MiB of GPU memory on top of .* over the memoryBudget/);
+  for (const e of r.errors)
+    expect(e).toMatch(/^GpuMemoryError: .*\.packed: needs [\d.]+ MiB of GPU memory on top of .* over the memoryBudget/);
   expect(r.live[1], 'nothing kept from the failed attempts').toBe(r.live[0]);
   expect(r.unchanged).toBe(true);
 });

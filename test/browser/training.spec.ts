@@ -7,8 +7,15 @@ test('XOR reaches loss < 0.01 on WebGPU and on the CPU', async ({ gpuPage }) => 
     const { WB, T } = window;
     const x = Float32Array.of(0, 0, 0, 1, 1, 0, 1, 1);
     const y = Float32Array.of(0, 1, 1, 0);
-    const spec = { inputSize: 2, layers: [{ units: 8, activation: 'sigmoid' as const }, { units: 1, activation: 'sigmoid' as const }],
-      optimizer: { type: 'adam' as const, learningRate: 0.05 }, seed: 7 };
+    const spec = {
+      inputSize: 2,
+      layers: [
+        { units: 8, activation: 'sigmoid' as const },
+        { units: 1, activation: 'sigmoid' as const },
+      ],
+      optimizer: { type: 'adam' as const, learningRate: 0.05 },
+      seed: 7,
+    };
     const out: Record<string, number> = {};
     for (const backend of [await T.gpuBackend(), await WB.createBackend('cpu')]) {
       const net = new WB.Network(backend, spec);
@@ -30,7 +37,11 @@ test('a 3-arm spiral of 300 points reaches ≥ 95% training accuracy on WebGPU',
     const { x, y, labels } = T.spiral(100, 3, 0.15, 11);
     const net = new WB.Network(await T.gpuBackend(), {
       inputSize: 2,
-      layers: [{ units: 32, activation: 'relu' }, { units: 32, activation: 'relu' }, { units: 3, activation: 'sigmoid' }],
+      layers: [
+        { units: 32, activation: 'relu' },
+        { units: 32, activation: 'relu' },
+        { units: 3, activation: 'sigmoid' },
+      ],
       optimizer: { type: 'adam', learningRate: 0.02 },
       seed: 5,
     });
@@ -48,13 +59,29 @@ test('fit allocates nothing per step and reads back once per epoch', async ({ gp
     const { WB, T } = window;
     const { x, y } = T.dataset(1000, 16, 4, 3);
     const net = new WB.Network(await T.gpuBackend(), {
-      inputSize: 16, layers: [{ units: 32, activation: 'relu' }, { units: 4, activation: 'sigmoid' }],
-      optimizer: { type: 'adam', learningRate: 0.01 }, seed: 1,
+      inputSize: 16,
+      layers: [
+        { units: 32, activation: 'relu' },
+        { units: 4, activation: 'sigmoid' },
+      ],
+      optimizer: { type: 'adam', learningRate: 0.01 },
+      seed: 1,
     });
     const marks: { buffers: number; bindGroups: number; maps: number }[] = [];
-    const mark = () => marks.push({ buffers: T.counters.buffersCreated, bindGroups: T.counters.bindGroupsCreated, maps: T.counters.mapAsyncCalls });
+    const mark = () =>
+      marks.push({
+        buffers: T.counters.buffersCreated,
+        bindGroups: T.counters.bindGroupsCreated,
+        maps: T.counters.mapAsyncCalls,
+      });
     // batch 10 → 100 steps per epoch; the ragged-free size keeps one plan. Marks at the end of epochs 1, 2, 3.
-    await net.fit(x, y, { epochs: 3, batchSize: 10, onEpochEnd: () => { mark(); } });
+    await net.fit(x, y, {
+      epochs: 3,
+      batchSize: 10,
+      onEpochEnd: () => {
+        mark();
+      },
+    });
     net.destroy();
     return marks;
   });
@@ -70,8 +97,15 @@ test('toJSON → fromJSON across backends: same predictions, training continues 
   const r = await gpuPage.evaluate(async () => {
     const { WB, T } = window;
     const { x, y } = T.dataset(64, 8, 3, 9);
-    const spec = { inputSize: 8, layers: [{ units: 16, activation: 'relu' as const }, { units: 3, activation: 'linear' as const }],
-      optimizer: { type: 'adam' as const, learningRate: 0.01 }, seed: 2 };
+    const spec = {
+      inputSize: 8,
+      layers: [
+        { units: 16, activation: 'relu' as const },
+        { units: 3, activation: 'linear' as const },
+      ],
+      optimizer: { type: 'adam' as const, learningRate: 0.01 },
+      seed: 2,
+    };
     const gpu = new WB.Network(await T.gpuBackend(), spec);
     await gpu.fit(x, y, { epochs: 3, batchSize: 16 });
     const saved = JSON.parse(JSON.stringify(gpu));
@@ -126,8 +160,13 @@ test('destroy() frees every buffer the network made', async ({ gpuPage }) => {
     const labelsBefore = T.liveLabels();
     const created = T.counters.buffersCreated;
     const net = new WB.Network(backend, {
-      inputSize: 8, layers: [{ units: 12, activation: 'sigmoid' }, { units: 2, activation: 'sigmoid' }],
-      optimizer: { type: 'momentum', learningRate: 0.1, momentum: 0.9 }, seed: 1,
+      inputSize: 8,
+      layers: [
+        { units: 12, activation: 'sigmoid' },
+        { units: 2, activation: 'sigmoid' },
+      ],
+      optimizer: { type: 'momentum', learningRate: 0.1, momentum: 0.9 },
+      seed: 1,
     });
     await net.fit(x, y, { epochs: 2, batchSize: 16 });
     await net.trainStep(x, y);
@@ -155,7 +194,12 @@ test('bad input on WebGPU throws before any GPU work and leaves the weights unch
   const r = await gpuPage.evaluate(async () => {
     const { WB, T } = window;
     const net = new WB.Network(await T.gpuBackend(), {
-      inputSize: 4, layers: [{ units: 5, activation: 'relu' }, { units: 2, activation: 'linear' }], seed: 3,
+      inputSize: 4,
+      layers: [
+        { units: 5, activation: 'relu' },
+        { units: 2, activation: 'linear' },
+      ],
+      seed: 3,
     });
     const { x, y } = T.dataset(6, 4, 2, 8);
     const flat = async () => (await net.getWeights()).flatMap((l) => [...l.weights, ...l.bias]);

@@ -69,7 +69,12 @@ describe('matmul', () => {
 
   it('gives a non-square result the right shape: [1 2]ᵀ·[3 4 5] is 2×3', async () => {
     // transposeA of a 1×2 row gives a 2×1 column; times a 1×3 row is the outer product.
-    await expectMatrix(cpu.matmul(m(1, 2, [1, 2]), m(1, 3, [3, 4, 5]), { transposeA: true }), 2, 3, [3, 4, 5, 6, 8, 10]);
+    await expectMatrix(
+      cpu.matmul(m(1, 2, [1, 2]), m(1, 3, [3, 4, 5]), { transposeA: true }),
+      2,
+      3,
+      [3, 4, 5, 6, 8, 10],
+    );
   });
 
   it('handles 1×1', async () => {
@@ -124,7 +129,7 @@ describe('activation', () => {
   });
 });
 
-describe('activationBackward (f\' in terms of y = f(z))', () => {
+describe("activationBackward (f' in terms of y = f(z))", () => {
   it('relu passes dy where y > 0 and blocks it where y = 0', async () => {
     const y = m(2, 2, [0, 0.5, 2, 0]);
     const dy = m(2, 2, [3, -4, 5, 6]);

@@ -20,8 +20,12 @@ const uniform = (next: () => number, n: number, lo: number, hi: number) =>
   Float32Array.from({ length: n }, () => lo + (hi - lo) * next());
 
 interface Problem {
-  x: Float32Array; y: Float32Array;
-  w1: Float32Array; b1: Float32Array; w2: Float32Array; b2: Float32Array;
+  x: Float32Array;
+  y: Float32Array;
+  w1: Float32Array;
+  b1: Float32Array;
+  w2: Float32Array;
+  b2: Float32Array;
 }
 
 // ---- The independent f64 reference: plain loops, no backend code. ----
@@ -48,14 +52,24 @@ function dense64(a: Float64Array, w: Float64Array, b: Float64Array, rows: number
 /** The pre-activations of both layers and the mse loss, all in f64. */
 function forward64(p: Record<keyof Problem, Float64Array>, f1: Activation, f2: Activation) {
   const z1 = dense64(p.x, p.w1, p.b1, BATCH, IN, HIDDEN);
-  const z2 = dense64(z1.map((z) => f64(f1, z)), p.w2, p.b2, BATCH, HIDDEN, OUT);
+  const z2 = dense64(
+    z1.map((z) => f64(f1, z)),
+    p.w2,
+    p.b2,
+    BATCH,
+    HIDDEN,
+    OUT,
+  );
   let sum = 0;
   for (let i = 0; i < z2.length; i++) sum += (f64(f2, z2[i]) - p.y[i]) ** 2;
   return { z1, z2, loss: sum / z2.length };
 }
 
 const toF64 = (p: Problem) =>
-  Object.fromEntries(Object.entries(p).map(([k, v]) => [k, Float64Array.from(v)])) as Record<keyof Problem, Float64Array>;
+  Object.fromEntries(Object.entries(p).map(([k, v]) => [k, Float64Array.from(v)])) as Record<
+    keyof Problem,
+    Float64Array
+  >;
 
 /** Central differences dL/dθ for every entry of p[name], in f64. */
 function numericGrad(p: Problem, name: keyof Problem, f1: Activation, f2: Activation, h: number): Float64Array {

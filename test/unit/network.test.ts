@@ -1,12 +1,22 @@
 // Network on the CPU backend: initialisation, validation of every argument (with the weights checked
 // unchanged after each refusal), fit's options, and saving/loading.
 import { beforeEach, describe, expect, it } from 'vitest';
-import { createBackend, DisposedError, InvalidArgumentError, Network, type Backend, type NetworkSpec } from '../../src/index';
+import {
+  createBackend,
+  DisposedError,
+  InvalidArgumentError,
+  Network,
+  type Backend,
+  type NetworkSpec,
+} from '../../src/index';
 import { allclose } from '../allclose';
 
 const spec: NetworkSpec = {
   inputSize: 3,
-  layers: [{ units: 4, activation: 'relu' }, { units: 2, activation: 'sigmoid' }],
+  layers: [
+    { units: 4, activation: 'relu' },
+    { units: 2, activation: 'sigmoid' },
+  ],
   optimizer: { type: 'sgd', learningRate: 0.1 },
   seed: 11,
 };
@@ -29,7 +39,14 @@ describe('initialisation', () => {
   });
 
   it('uses He limits for relu and Glorot limits for sigmoid, zero biases', async () => {
-    const net = new Network(cpu, { inputSize: 50, layers: [{ units: 40, activation: 'relu' }, { units: 30, activation: 'sigmoid' }], seed: 1 });
+    const net = new Network(cpu, {
+      inputSize: 50,
+      layers: [
+        { units: 40, activation: 'relu' },
+        { units: 30, activation: 'sigmoid' },
+      ],
+      seed: 1,
+    });
     const [l0, l1] = await net.getWeights();
     const he = Math.sqrt(6 / 50);
     const glorot = Math.sqrt(6 / (40 + 30));
@@ -61,52 +78,93 @@ describe('bad input throws a clear error and changes nothing', () => {
   };
 
   it('x of the wrong length (not whole rows)', () =>
-    refuse(() => net.trainStep(new Float32Array(7), y),
-      'trainStep: x is Float32Array(length 7) (expected a non-zero multiple of inputSize = 3 values (whole rows))'));
+    refuse(
+      () => net.trainStep(new Float32Array(7), y),
+      'trainStep: x is Float32Array(length 7) (expected a non-zero multiple of inputSize = 3 values (whole rows))',
+    ));
   it('y with a different number of rows than x', () =>
-    refuse(() => net.trainStep(x, new Float32Array(6)), 'trainStep: y is Float32Array(length 6) (expected 4 rows to match x (8 values))'));
+    refuse(
+      () => net.trainStep(x, new Float32Array(6)),
+      'trainStep: y is Float32Array(length 6) (expected 4 rows to match x (8 values))',
+    ));
   it('y not whole rows of the output width', () =>
-    refuse(() => net.fit(x, new Float32Array(7), { epochs: 1, batchSize: 2 }),
-      "fit: y is Float32Array(length 7) (expected a non-zero multiple of the last layer's units = 2 values (whole rows))"));
+    refuse(
+      () => net.fit(x, new Float32Array(7), { epochs: 1, batchSize: 2 }),
+      "fit: y is Float32Array(length 7) (expected a non-zero multiple of the last layer's units = 2 values (whole rows))",
+    ));
   it('empty x', () => refuse(() => net.predict(new Float32Array(0)), /predict: x is Float32Array\(length 0\)/));
-  it('x not a Float32Array', () => refuse(() => net.predict([1, 2, 3] as unknown as Float32Array), 'predict: x is array(length 3) (expected a Float32Array)'));
+  it('x not a Float32Array', () =>
+    refuse(
+      () => net.predict([1, 2, 3] as unknown as Float32Array),
+      'predict: x is array(length 3) (expected a Float32Array)',
+    ));
   it('NaN in x', () => {
     const bad = x.slice();
     bad[5] = NaN;
-    return refuse(() => net.trainStep(bad, y), 'trainStep: x is Float32Array(length 12) (element 5 is NaN; every value must be finite)');
+    return refuse(
+      () => net.trainStep(bad, y),
+      'trainStep: x is Float32Array(length 12) (element 5 is NaN; every value must be finite)',
+    );
   });
   it('Infinity in y', () => {
     const bad = y.slice();
     bad[2] = -Infinity;
     return refuse(() => net.fit(x, bad, { epochs: 1, batchSize: 2 }), /fit: y is .*element 2 is -Infinity/);
   });
-  it('batchSize 0', () => refuse(() => net.fit(x, y, { epochs: 1, batchSize: 0 }), 'fit: options.batchSize is 0 (expected a positive integer)'));
+  it('batchSize 0', () =>
+    refuse(
+      () => net.fit(x, y, { epochs: 1, batchSize: 0 }),
+      'fit: options.batchSize is 0 (expected a positive integer)',
+    ));
   it('batchSize larger than the data', () =>
-    refuse(() => net.fit(x, y, { epochs: 1, batchSize: 5 }), 'fit: options.batchSize is 5 (expected at most the number of rows (4))'));
-  it('epochs 1.5', () => refuse(() => net.fit(x, y, { epochs: 1.5, batchSize: 2 }), 'fit: options.epochs is 1.5 (expected a positive integer)'));
+    refuse(
+      () => net.fit(x, y, { epochs: 1, batchSize: 5 }),
+      'fit: options.batchSize is 5 (expected at most the number of rows (4))',
+    ));
+  it('epochs 1.5', () =>
+    refuse(
+      () => net.fit(x, y, { epochs: 1.5, batchSize: 2 }),
+      'fit: options.epochs is 1.5 (expected a positive integer)',
+    ));
   it('learningRate 0, negative and NaN', async () => {
     for (const lr of [0, -0.1, NaN]) {
-      await refuse(() => net.setLearningRate(lr), `setLearningRate: learningRate is ${lr} (expected a finite number > 0)`);
-      expect(() => new Network(cpu, { ...spec, optimizer: { type: 'adam', learningRate: lr } }))
-        .toThrow(`Network: optimizer.learningRate is ${lr} (expected a finite number > 0)`);
+      await refuse(
+        () => net.setLearningRate(lr),
+        `setLearningRate: learningRate is ${lr} (expected a finite number > 0)`,
+      );
+      expect(() => new Network(cpu, { ...spec, optimizer: { type: 'adam', learningRate: lr } })).toThrow(
+        `Network: optimizer.learningRate is ${lr} (expected a finite number > 0)`,
+      );
     }
   });
   it('unknown activation', () =>
-    expect(() => new Network(cpu, { ...spec, layers: [{ units: 2, activation: 'tanh' as 'relu' }] }))
-      .toThrow(`Network: layers[0].activation is "tanh" (expected one of 'relu', 'sigmoid', 'linear')`));
+    expect(() => new Network(cpu, { ...spec, layers: [{ units: 2, activation: 'tanh' as 'relu' }] })).toThrow(
+      `Network: layers[0].activation is "tanh" (expected one of 'relu', 'sigmoid', 'linear')`,
+    ));
   it('unknown optimizer', () =>
-    expect(() => new Network(cpu, { ...spec, optimizer: { type: 'rmsprop', learningRate: 0.1 } as unknown as NetworkSpec['optimizer'] }))
-      .toThrow(`Network: optimizer.type is "rmsprop" (expected 'sgd', 'momentum' or 'adam')`));
+    expect(
+      () =>
+        new Network(cpu, {
+          ...spec,
+          optimizer: { type: 'rmsprop', learningRate: 0.1 } as unknown as NetworkSpec['optimizer'],
+        }),
+    ).toThrow(`Network: optimizer.type is "rmsprop" (expected 'sgd', 'momentum' or 'adam')`));
   it('momentum outside [0, 1)', () =>
-    expect(() => new Network(cpu, { ...spec, optimizer: { type: 'momentum', learningRate: 0.1, momentum: 1 } }))
-      .toThrow('Network: optimizer.momentum is 1 (expected a number in [0, 1))'));
+    expect(
+      () => new Network(cpu, { ...spec, optimizer: { type: 'momentum', learningRate: 0.1, momentum: 1 } }),
+    ).toThrow('Network: optimizer.momentum is 1 (expected a number in [0, 1))'));
   it('setWeights with a wrong shape', () =>
-    refuse(() => net.setWeights([{ weights: new Float32Array(12), bias: new Float32Array(4) }]),
-      'setWeights: layers is array(length 1) (expected an array of 2 { weights, bias } entries, one per layer)'));
+    refuse(
+      () => net.setWeights([{ weights: new Float32Array(12), bias: new Float32Array(4) }]),
+      'setWeights: layers is array(length 1) (expected an array of 2 { weights, bias } entries, one per layer)',
+    ));
   it('setWeights with NaN', async () => {
     const w = await net.getWeights();
     w[1].bias[1] = NaN;
-    await refuse(() => net.setWeights(w), 'setWeights: layers[1].bias is Float32Array(length 2) (element 1 is NaN; every value must be finite)');
+    await refuse(
+      () => net.setWeights(w),
+      'setWeights: layers[1].bias is Float32Array(length 2) (element 1 is NaN; every value must be finite)',
+    );
   });
 
   it('every call after destroy() throws DisposedError', async () => {
@@ -132,23 +190,43 @@ describe('fit', () => {
   it('calls onEpochEnd per epoch, is reproducible with a seed and stops on abort', async () => {
     const infos: { epoch: number; loss: number; steps: number }[] = [];
     const a = new Network(cpu, spec);
-    const ra = await a.fit(x, y, { epochs: 3, batchSize: 3, seed: 5, onEpochEnd: (i) => { infos.push(i); } });
+    const ra = await a.fit(x, y, {
+      epochs: 3,
+      batchSize: 3,
+      seed: 5,
+      onEpochEnd: (i) => {
+        infos.push(i);
+      },
+    });
     const b = new Network(cpu, spec);
     const rb = await b.fit(x, y, { epochs: 3, batchSize: 3, seed: 5 });
     expect(ra.loss).toEqual(rb.loss);
-    expect(infos.map((i) => [i.epoch, i.steps])).toEqual([[0, 2], [1, 2], [2, 2]]);
+    expect(infos.map((i) => [i.epoch, i.steps])).toEqual([
+      [0, 2],
+      [1, 2],
+      [2, 2],
+    ]);
     expect(infos.map((i) => i.loss)).toEqual(ra.loss);
 
     const controller = new AbortController();
     const c = new Network(cpu, spec);
-    const rc = await c.fit(x, y, { epochs: 50, batchSize: 1, signal: controller.signal, onEpochEnd: (i) => { if (i.epoch === 1) controller.abort(); } });
+    const rc = await c.fit(x, y, {
+      epochs: 50,
+      batchSize: 1,
+      signal: controller.signal,
+      onEpochEnd: (i) => {
+        if (i.epoch === 1) controller.abort();
+      },
+    });
     expect(rc.loss).toHaveLength(2);
   });
 
   it('refuses a second training call while one runs', async () => {
     const net = new Network(cpu, spec);
     const first = net.fit(x, y, { epochs: 2, batchSize: 1 });
-    await expect(net.trainStep(x, y)).rejects.toThrow('trainStep: another trainStep() or fit() is still running on this network (await it first)');
+    await expect(net.trainStep(x, y)).rejects.toThrow(
+      'trainStep: another trainStep() or fit() is still running on this network (await it first)',
+    );
     await first;
   });
 });
@@ -170,8 +248,11 @@ describe('save and load', () => {
     const json = JSON.parse(JSON.stringify(net));
     json.weights[1].bias = 'AAAA';
     expect(() => Network.fromJSON(cpu, json)).toThrow(
-      'Network.fromJSON: json.weights[1].bias is "3 bytes" (expected 2 f32 values = 8 bytes)');
-    expect(() => Network.fromJSON(cpu, { format: 'something else' })).toThrow("Network.fromJSON: json.format is \"something else\" (expected 'webgpu-backprop/network')");
+      'Network.fromJSON: json.weights[1].bias is "3 bytes" (expected 2 f32 values = 8 bytes)',
+    );
+    expect(() => Network.fromJSON(cpu, { format: 'something else' })).toThrow(
+      'Network.fromJSON: json.format is "something else" (expected \'webgpu-backprop/network\')',
+    );
   });
 
   it('predictions survive the trip', async () => {

@@ -3,8 +3,13 @@
 // and must change nothing.
 import { beforeEach, describe, expect, it } from 'vitest';
 import {
-  BackpropError, DisposedError, InvalidArgumentError, WebGpuUnavailableError, createBackend,
-  type Backend, type Matrix,
+  BackpropError,
+  DisposedError,
+  InvalidArgumentError,
+  WebGpuUnavailableError,
+  createBackend,
+  type Backend,
+  type Matrix,
 } from '../../src/index';
 
 /** Runs fn, which must throw an instance of `cls` whose message is exactly `message`. */
@@ -26,13 +31,23 @@ beforeEach(async () => {
   cpu = await createBackend('cpu');
 });
 
-const m = (rows: number, cols: number, fill = 1): Matrix => cpu.matrix(rows, cols, new Float32Array(rows * cols).fill(fill));
+const m = (rows: number, cols: number, fill = 1): Matrix =>
+  cpu.matrix(rows, cols, new Float32Array(rows * cols).fill(fill));
 
 describe('matrix', () => {
   it.each([
-    [0, '0'], [-1, '-1'], [1.5, '1.5'], [Number.NaN, 'NaN'], [Infinity, 'Infinity'], ['2', '"2"'],
+    [0, '0'],
+    [-1, '-1'],
+    [1.5, '1.5'],
+    [Number.NaN, 'NaN'],
+    [Infinity, 'Infinity'],
+    ['2', '"2"'],
   ])('rejects rows = %s', (rows, shown) => {
-    expectThrow(() => cpu.matrix(rows as number, 2), InvalidArgumentError, `matrix: rows is ${shown} (expected a positive integer)`);
+    expectThrow(
+      () => cpu.matrix(rows as number, 2),
+      InvalidArgumentError,
+      `matrix: rows is ${shown} (expected a positive integer)`,
+    );
   });
 
   it('rejects cols = 0', () => {
@@ -40,101 +55,167 @@ describe('matrix', () => {
   });
 
   it('rejects data of the wrong length, in either direction', () => {
-    expectThrow(() => cpu.matrix(2, 3, new Float32Array(5)), InvalidArgumentError,
-      'matrix: data is Float32Array(length 5) (expected length rows·cols = 2·3 = 6)');
-    expectThrow(() => cpu.matrix(2, 3, new Float32Array(7)), InvalidArgumentError,
-      'matrix: data is Float32Array(length 7) (expected length rows·cols = 2·3 = 6)');
+    expectThrow(
+      () => cpu.matrix(2, 3, new Float32Array(5)),
+      InvalidArgumentError,
+      'matrix: data is Float32Array(length 5) (expected length rows·cols = 2·3 = 6)',
+    );
+    expectThrow(
+      () => cpu.matrix(2, 3, new Float32Array(7)),
+      InvalidArgumentError,
+      'matrix: data is Float32Array(length 7) (expected length rows·cols = 2·3 = 6)',
+    );
   });
 
   it('rejects data that is not a Float32Array', () => {
-    expectThrow(() => cpu.matrix(2, 3, new Float64Array(6) as never), InvalidArgumentError,
-      'matrix: data is Float64Array(length 6) (expected a Float32Array)');
-    expectThrow(() => cpu.matrix(1, 2, [1, 2] as never), InvalidArgumentError,
-      'matrix: data is array(length 2) (expected a Float32Array)');
+    expectThrow(
+      () => cpu.matrix(2, 3, new Float64Array(6) as never),
+      InvalidArgumentError,
+      'matrix: data is Float64Array(length 6) (expected a Float32Array)',
+    );
+    expectThrow(
+      () => cpu.matrix(1, 2, [1, 2] as never),
+      InvalidArgumentError,
+      'matrix: data is array(length 2) (expected a Float32Array)',
+    );
   });
 });
 
 describe('matmul', () => {
   it('rejects an inner-dimension mismatch', () => {
-    expectThrow(() => cpu.matmul(m(4, 3), m(2, 5)), InvalidArgumentError,
-      'matmul: a is 4×3 but b is 2×5 (a.cols must equal b.rows)');
+    expectThrow(
+      () => cpu.matmul(m(4, 3), m(2, 5)),
+      InvalidArgumentError,
+      'matmul: a is 4×3 but b is 2×5 (a.cols must equal b.rows)',
+    );
   });
 
   it('names the transposed dimension when transposeA is set', () => {
     // aᵀ is 3×4, so its inner dimension is a.rows = 4, not b.rows = 2.
-    expectThrow(() => cpu.matmul(m(4, 3), m(2, 5), { transposeA: true }), InvalidArgumentError,
-      'matmul: a is 4×3 but b is 2×5 (a.rows (a is transposed) must equal b.rows)');
+    expectThrow(
+      () => cpu.matmul(m(4, 3), m(2, 5), { transposeA: true }),
+      InvalidArgumentError,
+      'matmul: a is 4×3 but b is 2×5 (a.rows (a is transposed) must equal b.rows)',
+    );
   });
 
   it('names the transposed dimension when transposeB is set', () => {
     // 4×3 · (3×2)ᵀ would work without the transpose; with it the inner dimension is b.cols = 2.
-    expectThrow(() => cpu.matmul(m(4, 3), m(3, 2), { transposeB: true }), InvalidArgumentError,
-      'matmul: a is 4×3 but b is 3×2 (a.cols must equal b.cols (b is transposed))');
+    expectThrow(
+      () => cpu.matmul(m(4, 3), m(3, 2), { transposeB: true }),
+      InvalidArgumentError,
+      'matmul: a is 4×3 but b is 3×2 (a.cols must equal b.cols (b is transposed))',
+    );
   });
 
-  it.each([[1, 3], [3, 1], [2, 4]])('rejects a %i×%i bias for a 2×4 output', (rows, cols) => {
-    expectThrow(() => cpu.matmul(m(2, 3), m(3, 4), { bias: m(rows, cols) }), InvalidArgumentError,
-      `matmul: bias is ${rows}×${cols} (expected 1×4, one value per output column)`);
+  it.each([
+    [1, 3],
+    [3, 1],
+    [2, 4],
+  ])('rejects a %i×%i bias for a 2×4 output', (rows, cols) => {
+    expectThrow(
+      () => cpu.matmul(m(2, 3), m(3, 4), { bias: m(rows, cols) }),
+      InvalidArgumentError,
+      `matmul: bias is ${rows}×${cols} (expected 1×4, one value per output column)`,
+    );
   });
 
   it('rejects a bias that is not a Matrix', () => {
-    expectThrow(() => cpu.matmul(m(2, 3), m(3, 4), { bias: new Float32Array(4) as never }), InvalidArgumentError,
-      'matmul: bias is Float32Array(length 4) (expected a Matrix made by this backend)');
+    expectThrow(
+      () => cpu.matmul(m(2, 3), m(3, 4), { bias: new Float32Array(4) as never }),
+      InvalidArgumentError,
+      'matmul: bias is Float32Array(length 4) (expected a Matrix made by this backend)',
+    );
   });
 
   it('rejects an unknown activation', () => {
-    expectThrow(() => cpu.matmul(m(2, 3), m(3, 4), { activation: 'tanh' as never }), InvalidArgumentError,
-      `matmul: activation is "tanh" (expected one of 'relu', 'sigmoid', 'linear')`);
+    expectThrow(
+      () => cpu.matmul(m(2, 3), m(3, 4), { activation: 'tanh' as never }),
+      InvalidArgumentError,
+      `matmul: activation is "tanh" (expected one of 'relu', 'sigmoid', 'linear')`,
+    );
   });
 
   it('rejects operands that are not matrices made by a backend', () => {
     const fake = { rows: 2, cols: 2, read: async () => new Float32Array(4), dispose() {} };
-    expectThrow(() => cpu.matmul(fake, m(2, 2)), InvalidArgumentError,
-      'matmul: a is object (expected a Matrix made by this backend)');
-    expectThrow(() => cpu.matmul(m(2, 2), null as never), InvalidArgumentError,
-      'matmul: b is null (expected a Matrix made by this backend)');
+    expectThrow(
+      () => cpu.matmul(fake, m(2, 2)),
+      InvalidArgumentError,
+      'matmul: a is object (expected a Matrix made by this backend)',
+    );
+    expectThrow(
+      () => cpu.matmul(m(2, 2), null as never),
+      InvalidArgumentError,
+      'matmul: b is null (expected a Matrix made by this backend)',
+    );
   });
 });
 
 describe('activation, activationBackward, biasGrad, mse', () => {
   it('activation rejects an unknown kind', () => {
-    expectThrow(() => cpu.activation('softmax' as never, m(1, 2)), InvalidArgumentError,
-      `activation: kind is "softmax" (expected one of 'relu', 'sigmoid', 'linear')`);
+    expectThrow(
+      () => cpu.activation('softmax' as never, m(1, 2)),
+      InvalidArgumentError,
+      `activation: kind is "softmax" (expected one of 'relu', 'sigmoid', 'linear')`,
+    );
   });
 
   it('activationBackward rejects an unknown kind and mismatched shapes', () => {
-    expectThrow(() => cpu.activationBackward('tanh' as never, m(1, 2), m(1, 2)), InvalidArgumentError,
-      `activationBackward: kind is "tanh" (expected one of 'relu', 'sigmoid', 'linear')`);
-    expectThrow(() => cpu.activationBackward('relu', m(2, 3), m(3, 2)), InvalidArgumentError,
-      'activationBackward: y is 2×3 but dy is 3×2 (shapes must match)');
+    expectThrow(
+      () => cpu.activationBackward('tanh' as never, m(1, 2), m(1, 2)),
+      InvalidArgumentError,
+      `activationBackward: kind is "tanh" (expected one of 'relu', 'sigmoid', 'linear')`,
+    );
+    expectThrow(
+      () => cpu.activationBackward('relu', m(2, 3), m(3, 2)),
+      InvalidArgumentError,
+      'activationBackward: y is 2×3 but dy is 3×2 (shapes must match)',
+    );
   });
 
   it('biasGrad rejects a non-matrix', () => {
-    expectThrow(() => cpu.biasGrad(undefined as never), InvalidArgumentError,
-      'biasGrad: dz is undefined (expected a Matrix made by this backend)');
+    expectThrow(
+      () => cpu.biasGrad(undefined as never),
+      InvalidArgumentError,
+      'biasGrad: dz is undefined (expected a Matrix made by this backend)',
+    );
   });
 
   it.each(['mseLoss', 'mseGrad'] as const)('%s rejects pred and target of different shapes', (op) => {
     // Same element count, different shape: must not be accepted as a flat array.
-    expectThrow(() => cpu[op](m(2, 2), m(1, 4)), InvalidArgumentError,
-      `${op}: pred is 2×2 but target is 1×4 (shapes must match)`);
+    expectThrow(
+      () => cpu[op](m(2, 2), m(1, 4)),
+      InvalidArgumentError,
+      `${op}: pred is 2×2 but target is 1×4 (shapes must match)`,
+    );
   });
 });
 
 describe('sgdUpdate', () => {
   it.each([
-    [0, '0'], [-1, '-1'], [Number.NaN, 'NaN'], [Infinity, 'Infinity'], [-Infinity, '-Infinity'], ['0.1', '"0.1"'],
+    [0, '0'],
+    [-1, '-1'],
+    [Number.NaN, 'NaN'],
+    [Infinity, 'Infinity'],
+    [-Infinity, '-Infinity'],
+    ['0.1', '"0.1"'],
   ])('rejects learningRate = %s and leaves param unchanged', async (lr, shown) => {
     const param = cpu.matrix(1, 3, Float32Array.of(1, 2, 3));
-    expectThrow(() => cpu.sgdUpdate(param, m(1, 3), lr as number), InvalidArgumentError,
-      `sgdUpdate: learningRate is ${shown} (expected a finite number > 0)`);
+    expectThrow(
+      () => cpu.sgdUpdate(param, m(1, 3), lr as number),
+      InvalidArgumentError,
+      `sgdUpdate: learningRate is ${shown} (expected a finite number > 0)`,
+    );
     expect(Array.from(await param.read())).toEqual([1, 2, 3]);
   });
 
   it('rejects a grad of another shape and leaves param unchanged', async () => {
     const param = cpu.matrix(1, 3, Float32Array.of(1, 2, 3));
-    expectThrow(() => cpu.sgdUpdate(param, m(3, 1), 0.1), InvalidArgumentError,
-      'sgdUpdate: param is 1×3 but grad is 3×1 (shapes must match)');
+    expectThrow(
+      () => cpu.sgdUpdate(param, m(3, 1), 0.1),
+      InvalidArgumentError,
+      'sgdUpdate: param is 1×3 but grad is 3×1 (shapes must match)',
+    );
     expect(Array.from(await param.read())).toEqual([1, 2, 3]);
   });
 });
@@ -144,7 +225,11 @@ describe('lifetimes', () => {
     const a = m(2, 2);
     a.dispose();
     expectThrow(() => cpu.matmul(a, m(2, 2)), DisposedError, "matmul: matrix 'matrix' (2×2) was disposed");
-    expectThrow(() => cpu.matmul(m(2, 2), m(2, 2), { bias: a }), DisposedError, "matmul: matrix 'matrix' (2×2) was disposed");
+    expectThrow(
+      () => cpu.matmul(m(2, 2), m(2, 2), { bias: a }),
+      DisposedError,
+      "matmul: matrix 'matrix' (2×2) was disposed",
+    );
     expectThrow(() => cpu.activation('relu', a), DisposedError, "activation: matrix 'matrix' (2×2) was disposed");
     expectThrow(() => cpu.sgdUpdate(m(2, 2), a, 0.1), DisposedError, "sgdUpdate: matrix 'matrix' (2×2) was disposed");
     await expect(a.read()).rejects.toThrow(DisposedError);
@@ -184,10 +269,16 @@ describe('lifetimes', () => {
   it('matrices cannot be mixed across backend instances', async () => {
     const other = await createBackend('cpu');
     const foreign = other.matrix(2, 2);
-    expectThrow(() => cpu.matmul(m(2, 2), foreign), InvalidArgumentError,
-      'matmul: b belongs to another backend (matrices cannot be mixed across backends)');
-    expectThrow(() => cpu.sgdUpdate(foreign, m(2, 2), 0.1), InvalidArgumentError,
-      'sgdUpdate: param belongs to another backend (matrices cannot be mixed across backends)');
+    expectThrow(
+      () => cpu.matmul(m(2, 2), foreign),
+      InvalidArgumentError,
+      'matmul: b belongs to another backend (matrices cannot be mixed across backends)',
+    );
+    expectThrow(
+      () => cpu.sgdUpdate(foreign, m(2, 2), 0.1),
+      InvalidArgumentError,
+      'sgdUpdate: param belongs to another backend (matrices cannot be mixed across backends)',
+    );
   });
 });
 

@@ -10,7 +10,14 @@ const FORWARD: BindingKind[] = ['read', 'storage', 'uniform'];
 const BACKWARD: BindingKind[] = ['read', 'read', 'storage', 'uniform'];
 
 /** y = f(x) over n elements. */
-export function activationDispatch(ctx: GpuContext, label: string, kind: Activation, x: GPUBuffer, y: GPUBuffer, n: number): Dispatch {
+export function activationDispatch(
+  ctx: GpuContext,
+  label: string,
+  kind: Activation,
+  x: GPUBuffer,
+  y: GPUBuffer,
+  n: number,
+): Dispatch {
   const uniform = ctx.uniform(`${label}.params`, Uint32Array.of(n, 0, 0, 0).buffer);
   return {
     label,
@@ -23,7 +30,13 @@ export function activationDispatch(ctx: GpuContext, label: string, kind: Activat
 
 /** dx = dy ⊙ f'(y) over n elements. */
 export function activationBackwardDispatch(
-  ctx: GpuContext, label: string, kind: Activation, y: GPUBuffer, dy: GPUBuffer, dx: GPUBuffer, n: number,
+  ctx: GpuContext,
+  label: string,
+  kind: Activation,
+  y: GPUBuffer,
+  dy: GPUBuffer,
+  dx: GPUBuffer,
+  n: number,
 ): Dispatch {
   const uniform = ctx.uniform(`${label}.params`, Uint32Array.of(n, 0, 0, 0).buffer);
   return {

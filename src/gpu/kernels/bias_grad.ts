@@ -5,7 +5,14 @@ const WG_COLS = 32;
 const WG_ROWS = 8; // must be a power of two: the tree reduction halves it
 const BINDINGS: BindingKind[] = ['read', 'storage', 'uniform'];
 
-export function biasGradDispatch(ctx: GpuContext, label: string, dz: GPUBuffer, db: GPUBuffer, m: number, n: number): Dispatch {
+export function biasGradDispatch(
+  ctx: GpuContext,
+  label: string,
+  dz: GPUBuffer,
+  db: GPUBuffer,
+  m: number,
+  n: number,
+): Dispatch {
   const uniform = ctx.uniform(`${label}.params`, Uint32Array.of(m, n, 0, 0).buffer);
   return {
     label,

@@ -6,7 +6,14 @@ const BINDINGS: BindingKind[] = ['read', 'read', 'storage', 'uniform', 'uniform'
 
 /** out = src[idx[offset .. offset+rows)] row by row; `batch` is the uniform holding {offset}. */
 export function gatherDispatch(
-  ctx: GpuContext, label: string, src: GPUBuffer, idx: GPUBuffer, out: GPUBuffer, batch: GPUBuffer, rows: number, cols: number,
+  ctx: GpuContext,
+  label: string,
+  src: GPUBuffer,
+  idx: GPUBuffer,
+  out: GPUBuffer,
+  batch: GPUBuffer,
+  rows: number,
+  cols: number,
 ): Dispatch {
   const uniform = ctx.uniform(`${label}.params`, Uint32Array.of(rows, cols, 0, 0).buffer);
   return {

@@ -120,7 +120,9 @@ export function defaultMatmulVariant(shape: { m: number; n: number; k: number },
 
 /** Outputs one workgroup of this variant computes. */
 function workgroupOutputs(tile: MatmulTile): number {
-  return tile.subgroup ? tile.tm * SUBGROUP_WIDTH * tile.tn * (tile.wgX / SUBGROUP_WIDTH) : tile.tm * tile.wgY * tile.tn * tile.wgX;
+  return tile.subgroup
+    ? tile.tm * SUBGROUP_WIDTH * tile.tn * (tile.wgX / SUBGROUP_WIDTH)
+    : tile.tm * tile.wgY * tile.tn * tile.wgX;
 }
 
 /**
@@ -179,7 +181,13 @@ export function matmulDispatch(ctx: GpuContext, label: string, args: MatmulArgs,
   return {
     label,
     pipeline: ctx.pipeline('matmul', 'main', BINDINGS, constants),
-    bindGroup: ctx.bindGroup(label, BINDINGS, [args.a, args.b, args.bias ?? args.derivativeOf ?? ctx.dummy('bias'), args.c, uniform]),
+    bindGroup: ctx.bindGroup(label, BINDINGS, [
+      args.a,
+      args.b,
+      args.bias ?? args.derivativeOf ?? ctx.dummy('bias'),
+      args.c,
+      uniform,
+    ]),
     workgroups: [Math.ceil(n / (tn * tile.wgX)), Math.ceil(m / (tm * tile.wgY)), 1],
     uniform,
   };
@@ -192,7 +200,13 @@ export function matmulDispatch(ctx: GpuContext, label: string, args: MatmulArgs,
  * multiple of 4 long (its loads are whole vec4s), or the texture or workgroup count over the limits.
  */
 function subgroupMatmulDispatch(
-  ctx: GpuContext, label: string, args: MatmulArgs, tile: MatmulTile, aStride: number, bStride: number, epilogue: number,
+  ctx: GpuContext,
+  label: string,
+  args: MatmulArgs,
+  tile: MatmulTile,
+  aStride: number,
+  bStride: number,
+  epilogue: number,
 ): Dispatch | undefined {
   if (!ctx.subgroupMatmul) return undefined;
   const { k, transposeA = false, transposeB = false, activation = 'linear' } = args;
@@ -226,7 +240,13 @@ function subgroupMatmulDispatch(
   const main = {
     label,
     pipeline: ctx.pipeline('matmul_sg', 'main_sg', SG_BINDINGS, constants),
-    bindGroup: ctx.bindGroup(label, SG_BINDINGS, [a, texture, args.bias ?? args.derivativeOf ?? ctx.dummy('bias'), args.c, uniform]),
+    bindGroup: ctx.bindGroup(label, SG_BINDINGS, [
+      a,
+      texture,
+      args.bias ?? args.derivativeOf ?? ctx.dummy('bias'),
+      args.c,
+      uniform,
+    ]),
     workgroups: [workgroups, 1, 1] as [number, number, number],
     uniform,
   };

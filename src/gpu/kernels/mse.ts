@@ -23,7 +23,14 @@ export function msePartCount(n: number): number {
 }
 
 /** parts[w] = partial sums of (p - t)² over n elements; `parts` must hold msePartCount(n) floats. */
-export function msePartialDispatch(ctx: GpuContext, label: string, p: GPUBuffer, t: GPUBuffer, parts: GPUBuffer, n: number): Dispatch {
+export function msePartialDispatch(
+  ctx: GpuContext,
+  label: string,
+  p: GPUBuffer,
+  t: GPUBuffer,
+  parts: GPUBuffer,
+  n: number,
+): Dispatch {
   const nParts = msePartCount(n);
   const uniform = ctx.uniform(`${label}.params`, params(n, nParts, 1));
   return {
@@ -40,7 +47,13 @@ export function msePartialDispatch(ctx: GpuContext, label: string, p: GPUBuffer,
  * elements, scale 1 the sum of squared errors (fit and evaluate add those up and divide once).
  */
 export function mseFinishDispatch(
-  ctx: GpuContext, label: string, parts: GPUBuffer, loss: GPUBuffer, n: number, scale: number, accumulate: boolean,
+  ctx: GpuContext,
+  label: string,
+  parts: GPUBuffer,
+  loss: GPUBuffer,
+  n: number,
+  scale: number,
+  accumulate: boolean,
 ): Dispatch {
   const uniform = ctx.uniform(`${label}.params`, params(n, msePartCount(n), scale));
   return {
@@ -57,8 +70,14 @@ export function mseFinishDispatch(
  * (with 'linear' it is plain mseGrad). `scaleCount` is the n in 2/n; it defaults to n.
  */
 export function mseGradDispatch(
-  ctx: GpuContext, label: string, p: GPUBuffer, t: GPUBuffer, g: GPUBuffer, n: number,
-  activation: Activation = 'linear', scaleCount = n,
+  ctx: GpuContext,
+  label: string,
+  p: GPUBuffer,
+  t: GPUBuffer,
+  g: GPUBuffer,
+  n: number,
+  activation: Activation = 'linear',
+  scaleCount = n,
 ): Dispatch {
   const uniform = ctx.uniform(`${label}.params`, params(n, 0, 2 / scaleCount));
   return {

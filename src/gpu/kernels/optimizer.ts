@@ -28,15 +28,28 @@ export function hyperWords(h: Hyper): Float32Array {
  * unused); `hyper` is a uniform buffer holding hyperWords(), possibly shared between dispatches.
  */
 export function optimizerDispatch(
-  ctx: GpuContext, label: string, kind: OptimizerKind, param: GPUBuffer, grad: GPUBuffer, n: number,
-  hyper: GPUBuffer, s1?: GPUBuffer, s2?: GPUBuffer,
+  ctx: GpuContext,
+  label: string,
+  kind: OptimizerKind,
+  param: GPUBuffer,
+  grad: GPUBuffer,
+  n: number,
+  hyper: GPUBuffer,
+  s1?: GPUBuffer,
+  s2?: GPUBuffer,
 ): Dispatch {
   const uniform = ctx.uniform(`${label}.size`, Uint32Array.of(n, 0, 0, 0).buffer);
   return {
     label,
     pipeline: ctx.pipeline('optimizer', 'main', BINDINGS, { WG, OPTIMIZER: OPTIMIZER_CODE[kind] }),
-    bindGroup: ctx.bindGroup(label, BINDINGS,
-      [param, grad, s1 ?? ctx.dummy('state1'), s2 ?? ctx.dummy('state2'), uniform, hyper]),
+    bindGroup: ctx.bindGroup(label, BINDINGS, [
+      param,
+      grad,
+      s1 ?? ctx.dummy('state1'),
+      s2 ?? ctx.dummy('state2'),
+      uniform,
+      hyper,
+    ]),
     workgroups: elementwiseGrid(n, WG),
     uniform,
   };
