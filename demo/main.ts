@@ -108,7 +108,8 @@ async function setUpBackends(): Promise<void> {
     banner.replaceChildren(
       Object.assign(document.createElement('b'), { textContent: 'WebGPU is not available here: ' }),
       `${reason}. Training runs on the CPU backend instead (the same network API in plain JavaScript, slower). ` +
-        'WebGPU needs Chrome or Edge 113+ (or another browser with WebGPU enabled) and a secure context (https or localhost).',
+        'WebGPU needs Chrome or Edge 113+ (or another browser with WebGPU enabled) and a secure context ' +
+        '(https or localhost).',
     );
     banner.hidden = false;
     webgpuOption.disabled = true;
@@ -163,7 +164,8 @@ async function loadData(): Promise<void> {
   }
   el('data-note').textContent =
     `${DATASETS[name].label}: ${data.train.rows.toLocaleString('en')} training and ` +
-    `${data.test.rows.toLocaleString('en')} test samples (no overlap), one-hot targets, ${data.classes} sigmoid outputs.`;
+    `${data.test.rows.toLocaleString('en')} test samples (no overlap), one-hot targets, ` +
+    `${data.classes} sigmoid outputs.`;
 }
 
 /** A fresh network from the form's settings on the chosen backend (the previous one is discarded). */
@@ -215,7 +217,8 @@ function describeNet(): string {
     (sum, l, i) => sum + ((i === 0 ? net.inputSize : net.layers[i - 1].units) + 1) * l.units,
     0,
   );
-  return `${sizes} (${params.toLocaleString('en')} weights), ${net.optimizer.type} on ${net.backend.kind === 'webgpu' ? 'WebGPU' : 'the CPU'}`;
+  const where = net.backend.kind === 'webgpu' ? 'WebGPU' : 'the CPU';
+  return `${sizes} (${params.toLocaleString('en')} weights), ${net.optimizer.type} on ${where}`;
 }
 
 // ---- views ----------------------------------------------------------------------------------------
@@ -261,8 +264,10 @@ function start(): void {
   if (!session || session.training || !data) return;
   const batch = readBatchSize();
   const epochs = readEpochs();
-  if (batch === null || epochs === null)
-    return showError(new UserError('Batch size and epochs must be whole numbers above 0.'));
+  if (batch === null || epochs === null) {
+    showError(new UserError('Batch size and epochs must be whole numbers above 0.'));
+    return;
+  }
   const batchSize = Math.min(batch, data.train.rows);
   const untilEpoch = session.epoch >= epochs ? session.epoch + epochs : epochs;
   let lastComplete = true;
@@ -308,7 +313,8 @@ async function whilePaused(f: () => Promise<void>): Promise<void> {
 async function save(): Promise<void> {
   if (!session) return;
   const json = await session.toJSON();
-  const name = `webgpu-backprop-${demoState.dataset}-${session.net.layers.map((l) => l.units).join('x')}-epoch${session.epoch}.json`;
+  const shape = session.net.layers.map((l) => l.units).join('x');
+  const name = `webgpu-backprop-${demoState.dataset}-${shape}-epoch${session.epoch}.json`;
   const url = URL.createObjectURL(new Blob([JSON.stringify(json)], { type: 'application/json' }));
   const a = Object.assign(document.createElement('a'), { href: url, download: name });
   a.click();
@@ -341,7 +347,8 @@ async function load(file: File): Promise<void> {
   if (!name) {
     throw new UserError(
       `${file.name} does not fit any data set here: it has ${String(json.inputSize)} inputs and ` +
-        `${String(layers[layers.length - 1]?.units)} outputs (2→2 for XOR and circles, 2→3 for the spiral, 784→10 for digits).`,
+        `${String(layers[layers.length - 1]?.units)} outputs ` +
+        '(2→2 for XOR and circles, 2→3 for the spiral, 784→10 for digits).',
     );
   }
   await session?.pause();
@@ -435,7 +442,8 @@ el('sources').innerHTML =
   `Data: the 2-D sets are generated in the page from the seed. Digits: ${DIGITS_SOURCE}, ` +
   'loaded only when chosen and split 80/20 per digit into training and test images. ' +
   `Chart: <a href="https://github.com/leeoniya/uPlot">uPlot</a>. Library: webgpu-backprop (MIT). ` +
-  `Loss chart colours: <span style="color:${COLORS.train}">train</span>, <span style="color:${COLORS.test}">test</span>.`;
+  `Loss chart colours: <span style="color:${COLORS.train}">train</span>, ` +
+  `<span style="color:${COLORS.test}">test</span>.`;
 
 updateButtons();
 void act(async () => {

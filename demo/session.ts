@@ -126,7 +126,8 @@ export class Session {
     const { batchSize, untilEpoch } = options;
     const train = this.data.train;
     const perEpoch = Math.ceil(train.rows / batchSize);
-    const ctrl = (this.ctrl = new AbortController());
+    const ctrl = new AbortController();
+    this.ctrl = ctrl;
     let since = performance.now();
     let lastYield = since;
     let first = true;

@@ -33,7 +33,8 @@ override SUBGROUPS: u32 = 8u;  // per workgroup; the workgroup is 4·SUBGROUPS i
 // This 4-step's tile of opA(A) for rows m .. m+3 from the vec4 v that each lane loaded: lane j's v is
 // row m + j (the plain form) or row k + j of the stored Aᵀ (the transposed form).
 fn sharedTileA(v: vec4<f32>) -> mat4x4<f32> {
-  let t = mat4x4<f32>(subgroupBroadcast(v, 0u), subgroupBroadcast(v, 1u), subgroupBroadcast(v, 2u), subgroupBroadcast(v, 3u));
+  let t = mat4x4<f32>(subgroupBroadcast(v, 0u), subgroupBroadcast(v, 1u),
+                      subgroupBroadcast(v, 2u), subgroupBroadcast(v, 3u));
   if (TRANSPOSE_A) { return transpose(t); }
   return t;
 }

@@ -41,7 +41,7 @@ export class DeviceLostError extends BackpropError {}
 export class DivergenceError extends BackpropError {}
 
 /** Formats a value for an error message: short, and never a whole array. */
-export function describe(value: unknown): string {
+export function describeValue(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value);
   if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value);
   if (value === null || value === undefined) return String(value);

@@ -1,6 +1,6 @@
 // Bookkeeping shared by both backends' matrices: shape, ownership and the disposed state.
 import type { Matrix } from './types';
-import { DisposedError, InvalidArgumentError, describe } from './errors';
+import { DisposedError, InvalidArgumentError, describeValue } from './errors';
 
 export abstract class BaseMatrix implements Matrix {
   #disposed = false;
@@ -44,7 +44,7 @@ export function ownMatrix<T extends BaseMatrix>(
   m: unknown,
 ): T {
   if (!(m instanceof ctor)) {
-    throw new InvalidArgumentError(`${op}: ${arg} is ${describe(m)} (expected a Matrix made by this backend)`);
+    throw new InvalidArgumentError(`${op}: ${arg} is ${describeValue(m)} (expected a Matrix made by this backend)`);
   }
   if (m.owner !== owner) {
     throw new InvalidArgumentError(

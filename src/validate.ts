@@ -1,10 +1,10 @@
 // Argument checks shared by both backends and the network. Each throws InvalidArgumentError with the
 // operation, the argument, the value and the rule, before anything is changed.
 import { ACTIVATIONS, type Activation, type MatmulOptions } from './types';
-import { InvalidArgumentError, describe } from './errors';
+import { InvalidArgumentError, describeValue } from './errors';
 
 export function fail(op: string, arg: string, value: unknown, rule: string): never {
-  throw new InvalidArgumentError(`${op}: ${arg} is ${describe(value)} (${rule})`);
+  throw new InvalidArgumentError(`${op}: ${arg} is ${describeValue(value)} (${rule})`);
 }
 
 export function checkPositiveInt(op: string, arg: string, value: unknown): number {
@@ -65,7 +65,8 @@ export function matmulShape(a: Shape, b: Shape, opts: MatmulOptions = {}): { m: 
     throw new InvalidArgumentError(`matmul: a is ${dims(a)} but b is ${dims(b)} (${lhs} must equal ${rhs})`);
   }
   if (opts.bias !== undefined && (opts.bias.rows !== 1 || opts.bias.cols !== n)) {
-    throw new InvalidArgumentError(`matmul: bias is ${dims(opts.bias)} (expected 1×${n}, one value per output column)`);
+    const rule = `expected 1×${n}, one value per output column`;
+    throw new InvalidArgumentError(`matmul: bias is ${dims(opts.bias)} (${rule})`);
   }
   if (opts.activation !== undefined) checkActivation('matmul', 'activation', opts.activation);
   return { m, k, n };

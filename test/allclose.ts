@@ -22,5 +22,7 @@ export function allclose(actual: ArrayLike<number>, expected: ArrayLike<number>,
   if (worst < 0) return null;
   const a = actual[worst];
   const e = expected[worst];
-  return `element ${worst} of ${actual.length}: ${a} vs expected ${e} (|diff| ${Math.abs(a - e).toExponential(3)} > atol ${tol.atol} + rtol ${tol.rtol}·|expected|)`;
+  const diff = Math.abs(a - e).toExponential(3);
+  const bound = `atol ${tol.atol} + rtol ${tol.rtol}·|expected|`;
+  return `element ${worst} of ${actual.length}: ${a} vs expected ${e} (|diff| ${diff} > ${bound})`;
 }

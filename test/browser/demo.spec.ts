@@ -200,9 +200,9 @@ test('a run moved to the CPU keeps training; Save then Load restores the same pr
     await page.waitForFunction(() => window.demoState.backend === 'webgpu');
     const onGpu = await page.evaluate(() => window.demoProbe(32));
     expect(onGpu).toHaveLength(trained.length);
-    onGpu.forEach((v, i) =>
-      expect(Math.abs(v - trained[i]), `output ${i}`).toBeLessThanOrEqual(1e-5 + 1e-4 * Math.abs(trained[i])),
-    );
+    onGpu.forEach((v, i) => {
+      expect(Math.abs(v - trained[i]), `output ${i}`).toBeLessThanOrEqual(1e-5 + 1e-4 * Math.abs(trained[i]));
+    });
   }
 
   // Training goes on from the loaded weights.

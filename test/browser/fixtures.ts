@@ -14,6 +14,7 @@ export { expect };
  */
 export const test = base.extend<{ gpuPage: Page }, { harness: { page?: Page; baseURL?: string } }>({
   harness: [
+    // biome-ignore lint/correctness/noEmptyPattern: Playwright reads a fixture's dependencies from this pattern.
     async ({}, use, workerInfo) => {
       const holder: { page?: Page; baseURL?: string } = { baseURL: workerInfo.project.use.baseURL };
       await use(holder);

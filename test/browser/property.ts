@@ -4,6 +4,7 @@
 import fc from 'fast-check';
 import * as WB from '../../src/index';
 import { allclose } from '../allclose';
+import { rand } from './helpers/data';
 
 type Outcome = { ok: true; values: Float32Array } | { ok: false; error: string };
 
@@ -25,8 +26,10 @@ async function outcome(f: () => Promise<Float32Array>): Promise<Outcome> {
 
 /** Same error class on both, or results within `tol`; returns a description of any disagreement. */
 function compare(gpu: Outcome, cpu: Outcome, rtol: number, atol: number): string | null {
-  if (gpu.ok !== cpu.ok)
-    return `gpu ${gpu.ok ? 'succeeded' : `threw ${(gpu as { error: string }).error}`}, cpu ${cpu.ok ? 'succeeded' : `threw ${(cpu as { error: string }).error}`}`;
+  if (gpu.ok !== cpu.ok) {
+    const said = (r: Outcome) => (r.ok ? 'succeeded' : `threw ${(r as { error: string }).error}`);
+    return `gpu ${said(gpu)}, cpu ${said(cpu)}`;
+  }
   if (!gpu.ok || !cpu.ok)
     return gpu.ok || cpu.ok || gpu.error === cpu.error ? null : `gpu threw ${gpu.error}, cpu threw ${cpu.error}`;
   return allclose(gpu.values, cpu.values, { rtol, atol });
@@ -37,15 +40,7 @@ const dim = fc.oneof(
   { weight: 8, arbitrary: fc.integer({ min: 1, max: 40 }) },
   { weight: 1, arbitrary: fc.constantFrom(0, -1, 2.5, NaN) },
 );
-const values = (n: number, seed: number) => {
-  const out = new Float32Array(Math.max(0, n));
-  let s = seed >>> 0;
-  for (let i = 0; i < out.length; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = s / 2 ** 31 - 1;
-  }
-  return out;
-};
+const values = (n: number, seed: number) => rand(Math.max(0, n), seed);
 
 export async function backendProperty(
   gpu: WB.Backend,

@@ -65,7 +65,11 @@ describe('bad input throws a clear error and changes nothing', () => {
     net = new Network(cpu, spec);
     before = await flat(net);
   });
-  const refuse = async (f: () => unknown, message: RegExp | string, cls: Function = InvalidArgumentError) => {
+  const refuse = async (
+    f: () => unknown,
+    message: RegExp | string,
+    cls: abstract new (...args: never[]) => Error = InvalidArgumentError,
+  ) => {
     let error: unknown;
     try {
       await f();
@@ -90,7 +94,8 @@ describe('bad input throws a clear error and changes nothing', () => {
   it('y not whole rows of the output width', () =>
     refuse(
       () => net.fit(x, new Float32Array(7), { epochs: 1, batchSize: 2 }),
-      "fit: y is Float32Array(length 7) (expected a non-zero multiple of the last layer's units = 2 values (whole rows))",
+      'fit: y is Float32Array(length 7) ' +
+        "(expected a non-zero multiple of the last layer's units = 2 values (whole rows))",
     ));
   it('empty x', () => refuse(() => net.predict(new Float32Array(0)), /predict: x is Float32Array\(length 0\)/));
   it('x not a Float32Array', () =>
@@ -248,7 +253,8 @@ describe('save and load', () => {
     const json = JSON.parse(JSON.stringify(net));
     json.weights[1].bias = 'AAAA';
     expect(() => Network.fromJSON(cpu, json)).toThrow(
-      'Network.fromJSON: json.weights[1].bias is "3 bytes" (expected 2 f32 values = 8 bytes)',
+      'Network.fromJSON: json.weights[1].bias is "a string of 4 characters" ' +
+        '(expected a base64 string of 2 little-endian f32 values (8 bytes))',
     );
     expect(() => Network.fromJSON(cpu, { format: 'something else' })).toThrow(
       'Network.fromJSON: json.format is "something else" (expected \'webgpu-backprop/network\')',
