@@ -3,8 +3,9 @@
 // figure in a report is computed from these times and the FLOP counts stated here.
 import { createBackend, Network, type Activation, type Backend, type MatmulOptions } from '../src/index';
 import { GpuBackend } from '../src/gpu/backend';
-import { GpuTrainer, type PhaseTimes } from '../src/gpu/scheduler';
 import { trainerOf } from '../src/network';
+import { mulberry32 } from '../src/random';
+import type { PhaseTimes } from '../src/trainer';
 import type { BenchConfig, BenchMeta, BenchResult, CaseResult, Stats } from './types';
 
 /** One thing to time on one backend. `flops` is per run; `samples` per run where it means something. */
@@ -26,14 +27,10 @@ interface BenchCase {
   quick?: boolean;
 }
 
+/** n values uniform in [-1, 1) from the library's seeded generator. */
 function random(n: number, seed: number): Float32Array {
-  let s = seed >>> 0;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = s / 2 ** 31 - 1;
-  }
-  return out;
+  const next = mulberry32(seed);
+  return Float32Array.from({ length: n }, () => 2 * next() - 1);
 }
 
 /** Tunes the matmul shapes first (as a network would on first use) and names the chosen variants. */
@@ -164,15 +161,10 @@ function fitCase(sizes: number[], batch: number, steps: number, quick: boolean):
         run: async () => {
           await net.fit(x, y, { epochs: 1, batchSize: batch });
         },
-        split:
-          trainer instanceof GpuTrainer
-            ? () =>
-                trainer.profileStep(
-                  x.subarray(0, batch * sizes[0]),
-                  y.subarray(0, batch * sizes[sizes.length - 1]),
-                  batch,
-                )
-            : undefined,
+        split: async () => {
+          const out = sizes[sizes.length - 1];
+          return trainer?.profileStep?.(x.subarray(0, batch * sizes[0]), y.subarray(0, batch * out), batch);
+        },
         dispose: () => net.destroy(),
       };
     },

@@ -27,7 +27,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     }
   }
   partial[lid.y * WG_COLS + lid.x] = sum;
-  // WG_ROWS is a power of two (checked on the host), so halving reaches 1.
+  // WG_ROWS is a power of two (assertPowerOfTwo in kernels/bias_grad.ts), so halving reaches 1.
   for (var stride = WG_ROWS / 2u; stride > 0u; stride /= 2u) {
     workgroupBarrier();
     if (lid.y < stride) {

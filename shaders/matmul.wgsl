@@ -25,8 +25,8 @@
 //   and the hot loop has no divergent branches (SwiftShader would run both sides of one).
 //   ALIGNED_A / ALIGNED_B: the stored row length is a multiple of 4, so a 4-wide load is one vec4 load;
 //   otherwise it is four scalar loads (the buffers are padded to 16 bytes, so nothing reads past the end).
-//   K_ALIGNED: K is a multiple of 4, so the masking along K (a select per load, ~10% of the time) is
-//   left out; the dispatch's K is fixed, so the pipeline can know.
+//   K_ALIGNED: K is a multiple of 4, so the masking along K (a select per load) is left out; the
+//   dispatch's K is fixed, so the pipeline can know.
 // SHARED (for real GPUs): the workgroup first stages a KT-deep slab of A and B in workgroup memory, and
 //   invocations read their tiles from there. On SwiftShader it is slower: a read from workgroup memory is
 //   a per-lane gather too, and each barrier switches coroutines.
@@ -118,8 +118,10 @@ fn tileB(k: u32, n: u32) -> mat4x4<f32> {
   let N = params.N;
   let K = params.K;
   if (TRANSPOSE_B) {
-    return transpose(mat4x4<f32>(load4(false, n, k, N, K, false, true), load4(false, n + 1u, k, N, K, false, true),
-                                 load4(false, n + 2u, k, N, K, false, true), load4(false, n + 3u, k, N, K, false, true)));
+    return transpose(mat4x4<f32>(load4(false, n, k, N, K, false, true),
+                                 load4(false, n + 1u, k, N, K, false, true),
+                                 load4(false, n + 2u, k, N, K, false, true),
+                                 load4(false, n + 3u, k, N, K, false, true)));
   }
   return mat4x4<f32>(load4(false, k, n, K, N, true, false), load4(false, k + 1u, n, K, N, true, false),
                      load4(false, k + 2u, n, K, N, true, false), load4(false, k + 3u, n, K, N, true, false));
@@ -241,9 +243,9 @@ fn store4x4(t: mat4x4<f32>, m: u32, n: u32) {
   }
 }
 
-// The stores loop over the tiles, so the epilogue is compiled once, not once per tile (seconds per
-// pipeline on SwiftShader). They index a function-local copy of the accumulators: a dynamic index into
-// acc0..acc7 themselves would stop SwiftShader keeping them as plain values in the multiply (~18% slower).
+// The stores loop over the tiles, so the epilogue is compiled once, not once per tile (compile time
+// matters on SwiftShader). They index a function-local copy of the accumulators: a dynamic index into
+// acc0..acc7 themselves would stop SwiftShader keeping them as plain values in the multiply (slower).
 fn storeTiles(m: u32, n: u32) {
   var tiles: array<array<mat4x4<f32>, 8>, 8>;
   tiles[0] = acc0;

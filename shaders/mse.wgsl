@@ -23,7 +23,7 @@ struct Params { n: u32, nParts: u32, scale: f32, pad: u32 }
 
 var<workgroup> scratch: array<f32, WG>;
 
-// Sums scratch[0..WG) into scratch[0]. WG is a power of two (checked on the host).
+// Sums scratch[0..WG) into scratch[0]. WG is a power of two (assertPowerOfTwo in kernels/mse.ts).
 fn reduceScratch(lid: u32) {
   for (var stride = WG / 2u; stride > 0u; stride /= 2u) {
     workgroupBarrier();

@@ -1,18 +1,6 @@
 // webgpu-backprop: train fully connected networks by backpropagation on the GPU with WebGPU.
 // Public API only; see DESIGN.md for the contract.
 export { createBackend } from './backend';
-export { Network } from './network';
-export type { EpochInfo, FitOptions, NetworkSpec, OptimizerSpec } from './network';
-export type { LayerParams } from './trainer';
-export type {
-  Activation,
-  Backend,
-  BackendKind,
-  BackendLimits,
-  BackendOptions,
-  MatmulOptions,
-  Matrix,
-} from './types';
 export {
   BackpropError,
   DeviceLostError,
@@ -24,3 +12,17 @@ export {
   ShaderCompileError,
   WebGpuUnavailableError,
 } from './errors';
+export { Network } from './network';
+export type { EpochInfo, FitOptions, NetworkSpec, OptimizerSpec } from './spec';
+export type { LayerParams } from './trainer';
+export type {
+  Activation,
+  Backend,
+  BackendKind,
+  BackendLimits,
+  BackendOptions,
+  MatmulOptions,
+  Matrix,
+  TuningStats,
+  WebGpuBackend,
+} from './types';

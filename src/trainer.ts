@@ -1,6 +1,7 @@
-// The contract between Network (validation, the epoch loop, serialisation) and a backend's trainer
-// (the numbers). CpuTrainer is the plain-loop reference; GpuTrainer records whole steps as GPU work.
-import type { Activation } from './types';
+// The trainer contract: what Network (validation, the epoch loop, the saved format) asks of a backend's
+// trainer (the numbers). Each backend implements it and creates its own trainer (TrainingBackend);
+// Network imports no concrete backend. Also the one optimizer-state layout every backend uses.
+import type { Activation, Backend } from './types';
 
 export interface LayerSpec {
   units: number;
@@ -17,24 +18,28 @@ export interface LayerParams {
   bias: Float32Array;
 }
 
-/** Optimizer state: the step count and, per layer, the state tensors of W then those of b ([s1W, s2W, s1b, s2b] for Adam, none for SGD). */
+/**
+ * Optimizer state, the same on every backend: the number of updates taken and, per layer, the state
+ * tensors of W (each in × units, row-major like W) and of b, in slot order: none for SGD, [velocity] for
+ * momentum, [m, v] (first and second moments) for Adam.
+ */
 export interface OptimizerState {
   step: number;
-  slots: Float32Array[][];
+  layers: { weights: Float32Array[]; bias: Float32Array[] }[];
+}
+
+/** Parameters and optimizer state copied to the host: what toJSON() saves and recovery restores. */
+export interface Snapshot {
+  params: LayerParams[];
+  state: OptimizerState;
 }
 
 /** Everything a trainer needs to build itself; params are the initial weights. */
-export interface TrainerInit {
+export interface TrainerSpec {
   inputSize: number;
   layers: LayerSpec[];
   optimizer: OptimizerConfig;
   params: LayerParams[];
-}
-
-/** Parameters and optimizer state copied to the CPU: what toJSON() saves and recovery restores. */
-export interface Snapshot {
-  params: LayerParams[];
-  state: OptimizerState;
 }
 
 export interface EpochResult {
@@ -56,20 +61,65 @@ export interface FitSession {
   end(): void;
 }
 
+/** GPU time of a training step's phases and the host-timed loss readback (benchmark only). */
+export interface PhaseTimes {
+  forwardMs: number;
+  backwardMs: number;
+  updateMs: number;
+  readbackMs: number;
+}
+
 export interface Trainer {
+  /**
+   * True when parameters live in host memory, so snapshot() is a plain copy: Network then keeps its
+   * copy current after every trainStep instead of asking for sync().
+   */
+  readonly hostResident: boolean;
   /** One update on one batch of `rows` rows; resolves to the batch's loss before the update. */
   trainStep(x: Float32Array, y: Float32Array, rows: number): Promise<number>;
   beginFit(x: Float32Array, y: Float32Array, rows: number): FitSession;
   predict(x: Float32Array, rows: number): Promise<Float32Array>;
   /** Mean loss over all rows, no update. */
   evaluate(x: Float32Array, y: Float32Array, rows: number): Promise<number>;
-  /** Copies parameters and optimizer state to the CPU. */
+  /** Copies parameters and optimizer state to the host. */
   snapshot(): Promise<Snapshot>;
   /** Replaces parameters and optimizer state (state may be omitted to keep the current one). */
   restore(params: LayerParams[], state?: OptimizerState): void;
   /** Changes the learning rate for the following steps. */
   setLearningRate(learningRate: number): void;
+  /** Benchmark only: one step with its phases timed, where the backend can time them. */
+  profileStep?(x: Float32Array, y: Float32Array, rows: number): Promise<PhaseTimes | undefined>;
   destroy(): void;
+}
+
+/** What a backend offers beyond the public Backend API so that a Network can train on it. */
+export interface TrainingBackend extends Backend {
+  createTrainer(spec: TrainerSpec): Trainer;
+  /** Throws DisposedError after destroy(), or the device's loss where devices can be lost. */
+  assertUsable(op: string): void;
+  /** After a lost device: opens a new one. Resolves at once where nothing was lost. */
+  recover(): Promise<void>;
+}
+
+export function isTrainingBackend(value: unknown): value is TrainingBackend {
+  const b = value as Partial<TrainingBackend> | null;
+  return (
+    typeof b === 'object' &&
+    b !== null &&
+    typeof b.createTrainer === 'function' &&
+    typeof b.assertUsable === 'function' &&
+    typeof b.recover === 'function'
+  );
+}
+
+/** in × units of every layer, from the input size on: the fan-in of each layer written once. */
+export function layerShapes(inputSize: number, layers: readonly LayerSpec[]): { inSize: number; units: number }[] {
+  let inSize = inputSize;
+  return layers.map(({ units }) => {
+    const shape = { inSize, units };
+    inSize = units;
+    return shape;
+  });
 }
 
 /** How many state tensors per parameter the optimizer keeps. */
@@ -77,7 +127,23 @@ export function stateSlots(optimizer: OptimizerConfig): number {
   return optimizer.type === 'sgd' ? 0 : optimizer.type === 'momentum' ? 1 : 2;
 }
 
-/** Adam's bias corrections for step t (1-based). */
+/** Zeroed optimizer state for a network of these layers. */
+export function emptyState(
+  inputSize: number,
+  layers: readonly LayerSpec[],
+  optimizer: OptimizerConfig,
+): OptimizerState {
+  const k = stateSlots(optimizer);
+  return {
+    step: 0,
+    layers: layerShapes(inputSize, layers).map(({ inSize, units }) => ({
+      weights: Array.from({ length: k }, () => new Float32Array(inSize * units)),
+      bias: Array.from({ length: k }, () => new Float32Array(units)),
+    })),
+  };
+}
+
+/** Adam's bias corrections 1 − β1^t and 1 − β2^t for step t (1-based); 1 for the other optimizers. */
 export function adamCorrections(optimizer: OptimizerConfig, t: number): { c1: number; c2: number } {
   if (optimizer.type !== 'adam') return { c1: 1, c2: 1 };
   return { c1: 1 - optimizer.beta1 ** t, c2: 1 - optimizer.beta2 ** t };

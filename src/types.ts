@@ -1,4 +1,4 @@
-// Public types shared by both backends and the network. See DESIGN.md for the contract.
+// Public types shared by every backend and the network. See DESIGN.md for the contract.
 
 export type Activation = 'relu' | 'sigmoid' | 'linear';
 export type BackendKind = 'webgpu' | 'cpu';
@@ -81,4 +81,27 @@ export interface Backend {
   sgdUpdate(param: Matrix, grad: Matrix, learningRate: number): void;
   /** Frees everything this backend made. Safe to call twice. */
   destroy(): void;
+}
+
+/** Counters of the WebGPU backend's matmul tuner. */
+export interface TuningStats {
+  /** Whether the backend times matmul variants at all (BackendOptions.autotune). */
+  enabled: boolean;
+  /** Shape classes timed on this device in this session. */
+  tuned: number;
+  /** Shape classes whose choice came from localStorage. */
+  fromCache: number;
+  /** Cached entries ignored because they were corrupt or stale. */
+  rejected: number;
+}
+
+/** What createBackend('webgpu') returns: a Backend with a view of its device. */
+export interface WebGpuBackend extends Backend {
+  readonly kind: 'webgpu';
+  /** The GPUDevice it runs on (a new one after a recovery from device loss). */
+  readonly device: GPUDevice;
+  /** The adapter's name as it reports it ("google swiftshader" for Chromium's software adapter). */
+  readonly adapterName: string;
+  /** The matmul tuner's counters (see BackendOptions.autotune). */
+  readonly tuning: Readonly<TuningStats>;
 }

@@ -1,9 +1,10 @@
-// The CPU reference backend: the simplest correct implementation of DESIGN.md's math, in plain loops.
-// It is the specification every GPU kernel is tested against, so it favours clarity over speed:
-// matmul sums are accumulated in f64 (JavaScript numbers) and rounded to f32 once per output.
-import type { Activation, Backend, BackendLimits, MatmulOptions, Matrix } from '../types';
-import { BaseMatrix, ownMatrix } from '../matrix';
+// The CPU reference backend: the simplest correct implementation of DESIGN.md's math. Its ops are thin
+// wrappers around the loops in ops.ts, which the CPU trainer uses too; every other backend is tested
+// against it.
 import { DisposedError } from '../errors';
+import { BaseMatrix, ownMatrix } from '../matrix';
+import type { Trainer, TrainerSpec, TrainingBackend } from '../trainer';
+import type { Activation, BackendLimits, MatmulOptions, Matrix } from '../types';
 import {
   checkActivation,
   checkLearningRate,
@@ -12,6 +13,16 @@ import {
   checkSameShape,
   matmulShape,
 } from '../validate';
+import {
+  activationBackwardInto,
+  activationInto,
+  biasGradInto,
+  matmulInto,
+  mseGradInto,
+  optimizerStepInto,
+  squaredErrorSum,
+} from './ops';
+import { CpuTrainer } from './trainer';
 
 export class CpuMatrix extends BaseMatrix {
   constructor(
@@ -27,7 +38,7 @@ export class CpuMatrix extends BaseMatrix {
     try {
       this.assertLive('read');
       // Like the webgpu backend: destroy() frees everything the backend made, so reading after it fails.
-      this.backend.live('read');
+      this.backend.assertUsable('read');
     } catch (e) {
       return Promise.reject(e);
     }
@@ -38,69 +49,7 @@ export class CpuMatrix extends BaseMatrix {
   }
 }
 
-/** f(z) for one value. */
-export function activate(kind: Activation, z: number): number {
-  switch (kind) {
-    case 'relu':
-      return z > 0 ? z : 0;
-    case 'sigmoid':
-      return 1 / (1 + Math.exp(-z));
-    case 'linear':
-      return z;
-  }
-}
-
-/** f'(z) written in terms of y = f(z), as DESIGN.md defines it. */
-export function activateGrad(kind: Activation, y: number): number {
-  switch (kind) {
-    case 'relu':
-      return y > 0 ? 1 : 0;
-    case 'sigmoid':
-      return y * (1 - y);
-    case 'linear':
-      return 1;
-  }
-}
-
-/**
- * C = op(A)·op(B) (+ bias, then f), with op = identity or transpose; plain loops over f64 sums.
- * The loops run i, p, j so the inner loop walks a row of B and of the accumulator (cache-friendly);
- * each C[i, j] is still the sum over p in ascending order, exactly as the textbook i, j, p order.
- */
-export function matmulInto(
-  out: Float32Array,
-  a: Float32Array,
-  aCols: number,
-  b: Float32Array,
-  bCols: number,
-  m: number,
-  k: number,
-  n: number,
-  opts: { transposeA?: boolean; transposeB?: boolean; bias?: Float32Array; activation?: Activation },
-): void {
-  const { transposeA = false, transposeB = false, bias, activation = 'linear' } = opts;
-  const acc = new Float64Array(n);
-  for (let i = 0; i < m; i++) {
-    acc.fill(0);
-    for (let p = 0; p < k; p++) {
-      const av = transposeA ? a[p * aCols + i] : a[i * aCols + p];
-      if (transposeB) {
-        for (let j = 0; j < n; j++) acc[j] += av * b[j * bCols + p];
-      } else {
-        const row = p * bCols;
-        for (let j = 0; j < n; j++) acc[j] += av * b[row + j];
-      }
-    }
-    for (let j = 0; j < n; j++) {
-      // Round like the GPU does: the f32 sum, then the f32 bias add, then f.
-      let z = Math.fround(acc[j]);
-      if (bias) z = Math.fround(z + bias[j]);
-      out[i * n + j] = activate(activation, z);
-    }
-  }
-}
-
-export class CpuBackend implements Backend {
+export class CpuBackend implements TrainingBackend {
   readonly kind = 'cpu' as const;
   readonly limits: BackendLimits = {
     // A Float32Array holds at most 2^32 - 1 elements in V8 today; report bytes.
@@ -111,22 +60,31 @@ export class CpuBackend implements Backend {
 
   constructor(readonly fallbackReason?: string) {}
 
-  /** Throws DisposedError once destroy() was called; matrices check it too. */
-  live(op: string): void {
+  assertUsable(op: string): void {
     if (this.#destroyed) throw new DisposedError(`${op}: the cpu backend was destroyed`);
   }
 
+  async recover(): Promise<void> {}
+
+  createTrainer(spec: TrainerSpec): Trainer {
+    this.assertUsable('Network');
+    return new CpuTrainer(spec);
+  }
+
   private arg(op: string, name: string, m: unknown): CpuMatrix {
-    this.live(op);
+    this.assertUsable(op);
     return ownMatrix(CpuMatrix, this, op, name, m);
   }
 
+  private output(rows: number, cols: number, data = new Float32Array(rows * cols)): CpuMatrix {
+    return new CpuMatrix(this, rows, cols, data);
+  }
+
   matrix(rows: number, cols: number, data?: Float32Array): Matrix {
-    this.live('matrix');
+    this.assertUsable('matrix');
     checkPositiveInt('matrix', 'rows', rows);
     checkPositiveInt('matrix', 'cols', cols);
-    const values = checkMatrixData('matrix', rows, cols, data);
-    return new CpuMatrix(this, rows, cols, values ? values.slice() : new Float32Array(rows * cols));
+    return this.output(rows, cols, checkMatrixData('matrix', rows, cols, data)?.slice());
   }
 
   matmul(a: Matrix, b: Matrix, opts: MatmulOptions = {}): Matrix {
@@ -134,20 +92,17 @@ export class CpuBackend implements Backend {
     const mb = this.arg('matmul', 'b', b);
     const bias = opts.bias === undefined ? undefined : this.arg('matmul', 'bias', opts.bias);
     const { m, k, n } = matmulShape(ma, mb, opts);
-    const out = new Float32Array(m * n);
-    matmulInto(out, ma.data, ma.cols, mb.data, mb.cols, m, k, n, { ...opts, bias: bias?.data });
-    return new CpuMatrix(this, m, n, out);
+    const c = this.output(m, n);
+    matmulInto(c.data, ma.data, ma.cols, mb.data, mb.cols, m, k, n, { ...opts, bias: bias?.data });
+    return c;
   }
 
   activation(kind: Activation, x: Matrix): Matrix {
     checkActivation('activation', 'kind', kind);
     const mx = this.arg('activation', 'x', x);
-    return new CpuMatrix(
-      this,
-      mx.rows,
-      mx.cols,
-      mx.data.map((z) => activate(kind, z)),
-    );
+    const y = this.output(mx.rows, mx.cols);
+    activationInto(y.data, mx.data, kind);
+    return y;
   }
 
   activationBackward(kind: Activation, y: Matrix, dy: Matrix): Matrix {
@@ -155,39 +110,32 @@ export class CpuBackend implements Backend {
     const my = this.arg('activationBackward', 'y', y);
     const mdy = this.arg('activationBackward', 'dy', dy);
     checkSameShape('activationBackward', 'y', my, 'dy', mdy);
-    const out = new Float32Array(my.size);
-    for (let i = 0; i < out.length; i++) out[i] = mdy.data[i] * activateGrad(kind, my.data[i]);
-    return new CpuMatrix(this, my.rows, my.cols, out);
+    const dx = this.output(my.rows, my.cols);
+    activationBackwardInto(dx.data, my.data, mdy.data, kind);
+    return dx;
   }
 
   biasGrad(dz: Matrix): Matrix {
     const m = this.arg('biasGrad', 'dz', dz);
-    const out = new Float32Array(m.cols);
-    for (let j = 0; j < m.cols; j++) {
-      let sum = 0;
-      for (let i = 0; i < m.rows; i++) sum += m.data[i * m.cols + j];
-      out[j] = sum;
-    }
-    return new CpuMatrix(this, 1, m.cols, out);
+    const db = this.output(1, m.cols);
+    biasGradInto(db.data, m.data, m.rows, m.cols);
+    return db;
   }
 
   mseLoss(pred: Matrix, target: Matrix): Matrix {
     const p = this.arg('mseLoss', 'pred', pred);
     const t = this.arg('mseLoss', 'target', target);
     checkSameShape('mseLoss', 'pred', p, 'target', t);
-    let sum = 0;
-    for (let i = 0; i < p.size; i++) sum += (p.data[i] - t.data[i]) ** 2;
-    return new CpuMatrix(this, 1, 1, Float32Array.of(sum / p.size));
+    return this.output(1, 1, Float32Array.of(squaredErrorSum(p.data, t.data) / p.size));
   }
 
   mseGrad(pred: Matrix, target: Matrix): Matrix {
     const p = this.arg('mseGrad', 'pred', pred);
     const t = this.arg('mseGrad', 'target', target);
     checkSameShape('mseGrad', 'pred', p, 'target', t);
-    const scale = 2 / p.size;
-    const out = new Float32Array(p.size);
-    for (let i = 0; i < out.length; i++) out[i] = scale * (p.data[i] - t.data[i]);
-    return new CpuMatrix(this, p.rows, p.cols, out);
+    const g = this.output(p.rows, p.cols);
+    mseGradInto(g.data, p.data, t.data);
+    return g;
   }
 
   sgdUpdate(param: Matrix, grad: Matrix, learningRate: number): void {
@@ -195,7 +143,7 @@ export class CpuBackend implements Backend {
     const g = this.arg('sgdUpdate', 'grad', grad);
     checkSameShape('sgdUpdate', 'param', p, 'grad', g);
     checkLearningRate('sgdUpdate', 'learningRate', learningRate);
-    for (let i = 0; i < p.size; i++) p.data[i] -= learningRate * g.data[i];
+    optimizerStepInto({ type: 'sgd', learningRate, c1: 1, c2: 1 }, p.data, g.data);
   }
 
   destroy(): void {

@@ -1,155 +1,140 @@
-// The CPU trainer: DESIGN.md's forward pass, MSE, backward pass and optimizer updates in plain loops.
-// It is the reference the GPU scheduler is checked against, so each step reads like the math.
-// Values are stored as f32 (like the GPU) and each output is computed in f64 and rounded once.
+// The CPU trainer: DESIGN.md's forward pass, loss, backward pass and optimizer update, built from the
+// same loops as the CPU backend's ops (ops.ts). It is the reference every other trainer is checked
+// against, so each step reads like the math.
 import {
   adamCorrections,
-  stateSlots,
   type EpochResult,
   type FitSession,
   type LayerParams,
+  layerShapes,
   type OptimizerConfig,
   type OptimizerState,
   type Snapshot,
+  stateSlots,
   type Trainer,
-  type TrainerInit,
+  type TrainerSpec,
 } from '../trainer';
 import type { Activation } from '../types';
-import { activateGrad, matmulInto } from './backend';
+import {
+  activationBackwardInto,
+  biasGradInto,
+  matmulInto,
+  mseGradInto,
+  optimizerStepInto,
+  squaredErrorSum,
+} from './ops';
+
+/** One parameter tensor with its gradient and optimizer state. */
+interface Param {
+  value: Float32Array;
+  grad: Float32Array;
+  /** The optimizer's state tensors, in OptimizerState's slot order. */
+  state: Float32Array[];
+}
 
 interface Layer {
   inSize: number;
   units: number;
   activation: Activation;
-  w: Float32Array;
-  b: Float32Array;
-  dw: Float32Array;
-  db: Float32Array;
-  /** Optimizer state per parameter: slots[k] = [state of w, state of b]. */
-  slots: [Float32Array, Float32Array][];
+  w: Param;
+  b: Param;
+}
+
+function param(value: Float32Array, slots: number): Param {
+  return {
+    value,
+    grad: new Float32Array(value.length),
+    state: Array.from({ length: slots }, () => new Float32Array(value.length)),
+  };
 }
 
 /** Lets the page breathe during long CPU work: resolves on the next macrotask. */
 const yieldToEventLoop = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
 
 export class CpuTrainer implements Trainer {
+  readonly hostResident = true;
   private layers: Layer[];
   private optimizer: OptimizerConfig;
   private step = 0;
   private lastYield = performance.now();
 
-  constructor(private readonly init: TrainerInit) {
-    this.optimizer = { ...init.optimizer };
-    let inSize = init.inputSize;
-    this.layers = init.layers.map((spec, l) => {
-      const layer: Layer = {
-        inSize,
-        units: spec.units,
-        activation: spec.activation,
-        w: init.params[l].weights.slice(),
-        b: init.params[l].bias.slice(),
-        dw: new Float32Array(inSize * spec.units),
-        db: new Float32Array(spec.units),
-        slots: Array.from(
-          { length: stateSlots(init.optimizer) },
-          () => [new Float32Array(inSize * spec.units), new Float32Array(spec.units)] as [Float32Array, Float32Array],
-        ),
-      };
-      inSize = spec.units;
-      return layer;
-    });
+  constructor(spec: TrainerSpec) {
+    this.optimizer = { ...spec.optimizer };
+    const slots = stateSlots(spec.optimizer);
+    this.layers = layerShapes(spec.inputSize, spec.layers).map(({ inSize, units }, l) => ({
+      inSize,
+      units,
+      activation: spec.layers[l].activation,
+      w: param(spec.params[l].weights.slice(), slots),
+      b: param(spec.params[l].bias.slice(), slots),
+    }));
   }
 
-  /** Activations [x, A_1, …, A_L] for `rows` rows. */
+  private get outUnits(): number {
+    return this.layers[this.layers.length - 1].units;
+  }
+
+  /** Activations [x, A_1, …, A_L] for `rows` rows: A_l = f(A_{l-1} · W + b). */
   private forward(x: Float32Array, rows: number): Float32Array[] {
     const acts = [x];
     for (const layer of this.layers) {
       const out = new Float32Array(rows * layer.units);
-      matmulInto(out, acts[acts.length - 1], layer.inSize, layer.w, layer.units, rows, layer.inSize, layer.units, {
-        bias: layer.b,
-        activation: layer.activation,
-      });
+      matmulInto(
+        out,
+        acts[acts.length - 1],
+        layer.inSize,
+        layer.w.value,
+        layer.units,
+        rows,
+        layer.inSize,
+        layer.units,
+        {
+          bias: layer.b.value,
+          activation: layer.activation,
+        },
+      );
       acts.push(out);
     }
     return acts;
   }
 
-  /** Sum over all elements of (pred - y)², in f64. */
-  private static squaredError(pred: Float32Array, y: Float32Array): number {
-    let sum = 0;
-    for (let i = 0; i < pred.length; i++) sum += (pred[i] - y[i]) ** 2;
-    return sum;
-  }
-
-  /** Backward pass: fills every layer's dw and db from the activations and targets. */
+  /** Backward pass: fills every layer's gradients from the activations and targets. */
   private backward(acts: Float32Array[], y: Float32Array, rows: number): void {
     const L = this.layers.length;
-    const out = acts[L];
-    // dZ_L = dA_L ⊙ f'(A_L) with the exact MSE gradient dA_L = 2 (A_L - Y) / (rows · units).
-    const scale = Math.fround(2 / out.length);
-    const last = this.layers[L - 1];
-    let dz = new Float32Array(out.length);
-    for (let i = 0; i < out.length; i++) dz[i] = scale * (out[i] - y[i]) * activateGrad(last.activation, out[i]);
+    // dZ_L = dA_L ⊙ f'(A_L), with the exact MSE gradient dA_L = 2 (A_L − Y) / (rows · units).
+    let dz = new Float32Array(acts[L].length);
+    mseGradInto(dz, acts[L], y, this.layers[L - 1].activation);
     for (let l = L - 1; l >= 0; l--) {
-      const layer = this.layers[l];
+      const { inSize, units, w, b } = this.layers[l];
       const prev = acts[l];
       // dW = A_prevᵀ · dZ,  db = Σ_rows dZ
-      matmulInto(layer.dw, prev, layer.inSize, dz, layer.units, layer.inSize, rows, layer.units, { transposeA: true });
-      for (let j = 0; j < layer.units; j++) {
-        let sum = 0;
-        for (let i = 0; i < rows; i++) sum += dz[i * layer.units + j];
-        layer.db[j] = sum;
-      }
+      matmulInto(w.grad, prev, inSize, dz, units, inSize, rows, units, { transposeA: true });
+      biasGradInto(b.grad, dz, rows, units);
       if (l === 0) break;
       // dA_prev = dZ · Wᵀ (W before this step's update), then dZ_prev = dA_prev ⊙ f'(A_prev).
-      const dPrev = new Float32Array(rows * layer.inSize);
-      matmulInto(dPrev, dz, layer.units, layer.w, layer.units, rows, layer.units, layer.inSize, { transposeB: true });
-      const prevAct = this.layers[l - 1].activation;
-      for (let i = 0; i < dPrev.length; i++) dPrev[i] *= activateGrad(prevAct, prev[i]);
+      const dPrev = new Float32Array(rows * inSize);
+      matmulInto(dPrev, dz, units, w.value, units, rows, units, inSize, { transposeB: true });
+      activationBackwardInto(dPrev, prev, dPrev, this.layers[l - 1].activation);
       dz = dPrev;
     }
   }
 
-  /** Applies the optimizer to every parameter, as optimizer.wgsl does. */
+  /** Applies the optimizer to every parameter. */
   private update(): void {
     this.step++;
-    const o = this.optimizer;
-    const { c1, c2 } = adamCorrections(o, this.step);
+    const o = { ...this.optimizer, ...adamCorrections(this.optimizer, this.step) };
     for (const layer of this.layers) {
-      const tensors: [Float32Array, Float32Array, number][] = [
-        [layer.w, layer.dw, 0],
-        [layer.b, layer.db, 1],
-      ];
-      for (const [p, g, which] of tensors) {
-        const s1 = layer.slots[0]?.[which];
-        const s2 = layer.slots[1]?.[which];
-        for (let i = 0; i < p.length; i++) {
-          const gi = g[i];
-          if (o.type === 'sgd') {
-            p[i] -= o.learningRate * gi;
-          } else if (o.type === 'momentum') {
-            s1[i] = o.momentum * s1[i] + gi;
-            p[i] -= o.learningRate * s1[i];
-          } else {
-            s1[i] = o.beta1 * s1[i] + (1 - o.beta1) * gi;
-            s2[i] = o.beta2 * s2[i] + (1 - o.beta2) * gi * gi;
-            p[i] -= (o.learningRate * (s1[i] / c1)) / (Math.sqrt(s2[i] / c2) + o.epsilon);
-          }
-        }
-      }
+      for (const p of [layer.w, layer.b]) optimizerStepInto(o, p.value, p.grad, p.state[0], p.state[1]);
     }
   }
 
   /** One full step; returns the batch's summed squared error (before the update). */
   private stepOn(x: Float32Array, y: Float32Array, rows: number): number {
     const acts = this.forward(x, rows);
-    const sse = CpuTrainer.squaredError(acts[acts.length - 1], y);
+    const sse = squaredErrorSum(acts[acts.length - 1], y);
     this.backward(acts, y, rows);
     this.update();
     return sse;
-  }
-
-  private get outUnits(): number {
-    return this.layers[this.layers.length - 1].units;
   }
 
   async trainStep(x: Float32Array, y: Float32Array, rows: number): Promise<number> {
@@ -157,7 +142,7 @@ export class CpuTrainer implements Trainer {
   }
 
   beginFit(x: Float32Array, y: Float32Array, rows: number): FitSession {
-    const inSize = this.init.inputSize;
+    const inSize = this.layers[0].inSize;
     const out = this.outUnits;
     return {
       runEpoch: async (order, batchSize, shouldStop): Promise<EpochResult> => {
@@ -196,15 +181,18 @@ export class CpuTrainer implements Trainer {
   }
 
   async evaluate(x: Float32Array, y: Float32Array, rows: number): Promise<number> {
-    return CpuTrainer.squaredError(await this.predict(x, rows), y) / (rows * this.outUnits);
+    return squaredErrorSum(await this.predict(x, rows), y) / (rows * this.outUnits);
   }
 
   private copy(): Snapshot {
     return {
-      params: this.layers.map((l) => ({ weights: l.w.slice(), bias: l.b.slice() })),
+      params: this.layers.map((l) => ({ weights: l.w.value.slice(), bias: l.b.value.slice() })),
       state: {
         step: this.step,
-        slots: this.layers.map((l) => [...l.slots.map((s) => s[0].slice()), ...l.slots.map((s) => s[1].slice())]),
+        layers: this.layers.map((l) => ({
+          weights: l.w.state.map((s) => s.slice()),
+          bias: l.b.state.map((s) => s.slice()),
+        })),
       },
     };
   }
@@ -215,14 +203,11 @@ export class CpuTrainer implements Trainer {
 
   restore(params: LayerParams[], state?: OptimizerState): void {
     this.layers.forEach((l, i) => {
-      l.w.set(params[i].weights);
-      l.b.set(params[i].bias);
+      l.w.value.set(params[i].weights);
+      l.b.value.set(params[i].bias);
       if (!state) return;
-      const k = l.slots.length;
-      l.slots.forEach((s, j) => {
-        s[0].set(state.slots[i][j]);
-        s[1].set(state.slots[i][k + j]);
-      });
+      for (const [k, s] of l.w.state.entries()) s.set(state.layers[i].weights[k]);
+      for (const [k, s] of l.b.state.entries()) s.set(state.layers[i].bias[k]);
     });
     if (state) this.step = state.step;
   }

@@ -2,25 +2,12 @@
 // the tuner times every candidate variant on this device and keeps the fastest. Choices are cached in
 // memory and in localStorage under the adapter's name and the browser's user agent; an entry that does
 // not parse, was made on another adapter or browser, or names a variant that no longer exists is ignored.
-import { dispatchResources, type GpuContext } from './context';
-import { matmulDispatch, worthTiming, type MatmulTile } from './kernels/matmul';
-
-export interface MatmulShape {
-  m: number;
-  k: number;
-  n: number;
-  transposeA?: boolean;
-  transposeB?: boolean;
-}
-
-export interface TunerStats {
-  /** Shape classes timed on this device in this session. */
-  tuned: number;
-  /** Shape classes whose choice came from localStorage. */
-  fromCache: number;
-  /** Cached entries ignored because they were corrupt or stale. */
-  rejected: number;
-}
+import type { TuningStats } from '../types';
+import type { GpuContext } from './context';
+import { recordingResources } from './dispatch';
+import { matmulRecording } from './kernels/matmul';
+import type { MatmulShape, MatmulTile } from './kernels/matmul_args';
+import { defaultMatmulVariant, matmulCandidates, worthTiming } from './matmul_variants';
 
 const STORAGE_KEY = 'webgpu-backprop.matmul-autotune.v1';
 /** Candidates are timed on the real shape with each dimension clamped to this, to keep tuning short. */
@@ -46,7 +33,7 @@ function browserStorage(): Storage | undefined {
 }
 
 export class MatmulTuner {
-  readonly stats: TunerStats = { tuned: 0, fromCache: 0, rejected: 0 };
+  readonly stats: Omit<TuningStats, 'enabled'> = { tuned: 0, fromCache: 0, rejected: 0 };
   readonly #choices = new Map<string, string>();
   readonly #pending = new Map<string, Promise<string>>();
   readonly #identity: string;
@@ -60,6 +47,12 @@ export class MatmulTuner {
     const agent = typeof navigator === 'undefined' ? 'unknown browser' : navigator.userAgent;
     this.#identity = `${ctx.adapterName} | ${agent} | ${Object.keys(candidates).join(',')}`;
     if (enabled) this.#load();
+  }
+
+  /** The tuner for a device: the variants that run there, and the untuned defaults. */
+  static forContext(ctx: GpuContext, enabled: boolean): MatmulTuner {
+    const subgroups = matmulCandidates(ctx).sg32x32 !== undefined;
+    return new MatmulTuner(ctx, matmulCandidates(ctx), (shape) => defaultMatmulVariant(shape, subgroups), enabled);
   }
 
   #load(): void {
@@ -144,7 +137,7 @@ export class MatmulTuner {
     try {
       for (const [name, tile] of Object.entries(this.candidates)) {
         if (!worthTiming(tile, shape)) continue;
-        const d = matmulDispatch(
+        const d = matmulRecording(
           ctx,
           `autotune.${name}`,
           { a, b, c, m, n, k, transposeA: shape.transposeA, transposeB: shape.transposeB },
@@ -160,11 +153,11 @@ export class MatmulTuner {
           }
           if (fastest < best.ms) Object.assign(best, { name, ms: fastest });
         } finally {
-          for (const r of dispatchResources(d)) ctx.release(r);
+          for (const r of recordingResources(d)) ctx.release(r);
         }
       }
     } finally {
-      for (const buf of [a, b, c]) ctx.destroyBuffer(buf);
+      for (const buf of [a, b, c]) ctx.release(buf);
     }
     return best.name;
   }

@@ -1,8 +1,19 @@
-// The WebGPU backend: the Backend API of DESIGN.md as eager GPU operations. Each op records its
-// dispatches into one encoder and submits at once; nothing waits for the GPU until read().
-// Training does not go through these eager ops: the network's scheduler records whole steps.
-import type { Activation, Backend, BackendLimits, BackendOptions, MatmulOptions, Matrix } from '../types';
+// The WebGPU backend: the Backend API of DESIGN.md as eager GPU operations, and the trainer a Network
+// runs on (trainer.ts). Each eager op records its dispatches into one encoder and submits at once;
+// nothing waits for the GPU until read(). Training does not go through these ops: the trainer records
+// whole steps.
+import { DeviceLostError } from '../errors';
 import { BaseMatrix, ownMatrix } from '../matrix';
+import type { Trainer, TrainerSpec, TrainingBackend } from '../trainer';
+import type {
+  Activation,
+  BackendLimits,
+  BackendOptions,
+  MatmulOptions,
+  Matrix,
+  TuningStats,
+  WebGpuBackend,
+} from '../types';
 import {
   checkActivation,
   checkLearningRate,
@@ -11,14 +22,16 @@ import {
   checkSameShape,
   matmulShape,
 } from '../validate';
-import { dispatchResources, GpuContext, type Dispatch } from './context';
-import { DeviceLostError } from '../errors';
+import { MatmulTuner } from './autotune';
+import { GpuContext } from './context';
 import { openDevice } from './device';
+import { type Dispatch, type Recording, recording, recordingResources } from './dispatch';
 import { activationBackwardDispatch, activationDispatch } from './kernels/activation';
 import { biasGradDispatch } from './kernels/bias_grad';
-import { matmulDispatch } from './kernels/matmul';
+import { matmulRecording } from './kernels/matmul';
 import { mseFinishDispatch, mseGradDispatch, msePartCount, msePartialDispatch } from './kernels/mse';
 import { hyperWords, optimizerDispatch } from './kernels/optimizer';
+import { GpuTrainer } from './trainer';
 
 export class GpuMatrix extends BaseMatrix {
   /** The device context the buffer lives on; after a recover() the backend has a new one. */
@@ -46,29 +59,52 @@ export class GpuMatrix extends BaseMatrix {
     return this.ctx.read(this.buffer, this.size);
   }
   protected free(): void {
-    this.ctx.destroyBuffer(this.buffer);
+    this.ctx.release(this.buffer);
   }
 }
 
-export class GpuBackend implements Backend {
+export class GpuBackend implements TrainingBackend, WebGpuBackend {
   readonly kind = 'webgpu' as const;
   readonly fallbackReason = undefined;
   readonly limits: BackendLimits;
   #count = 0;
+  #tuner: MatmulTuner;
 
   private constructor(
     public ctx: GpuContext,
     private readonly options: BackendOptions,
   ) {
-    this.limits = {
-      maxBufferSize: ctx.limits.maxBufferSize,
-      maxStorageBufferBindingSize: ctx.bindingLimit,
-    };
+    this.limits = { maxBufferSize: ctx.limits.maxBufferSize, maxStorageBufferBindingSize: ctx.bindingLimit };
+    this.#tuner = MatmulTuner.forContext(ctx, options.autotune ?? true);
   }
 
   static async create(options: BackendOptions = {}): Promise<GpuBackend> {
     const opened = await openDevice(options.powerPreference);
     return new GpuBackend(await GpuContext.create(opened, options.onError, options), options);
+  }
+
+  /** The GPUDevice this backend runs on (a new one after recover()). */
+  get device(): GPUDevice {
+    return this.ctx.device;
+  }
+
+  /** The adapter's name as it reports it ("google swiftshader" for the software adapter). */
+  get adapterName(): string {
+    return this.ctx.adapterName;
+  }
+
+  /** The matmul tuner's counters: shape classes timed here, taken from the cache, and cache entries rejected. */
+  get tuning(): Readonly<TuningStats> {
+    return { enabled: this.#tuner.enabled, ...this.#tuner.stats };
+  }
+
+  assertUsable(op: string): void {
+    this.ctx.assertUsable(op);
+  }
+
+  createTrainer(spec: TrainerSpec): Trainer {
+    this.ctx.assertUsable('Network');
+    return new GpuTrainer(this.ctx, this.#tuner, spec);
   }
 
   /**
@@ -78,11 +114,9 @@ export class GpuBackend implements Backend {
   async recover(): Promise<void> {
     if (!this.ctx.lost) return;
     const old = this.ctx;
-    this.ctx = await GpuContext.create(
-      await openDevice(this.options.powerPreference),
-      this.options.onError,
-      this.options,
-    );
+    const opened = await openDevice(this.options.powerPreference);
+    this.ctx = await GpuContext.create(opened, this.options.onError, this.options);
+    this.#tuner = MatmulTuner.forContext(this.ctx, this.options.autotune ?? true);
     old.destroy();
   }
 
@@ -91,12 +125,7 @@ export class GpuBackend implements Backend {
    * use, and returns the chosen variant's name. Eager matmul() uses tuned choices but never waits to tune.
    */
   tuneMatmul(shape: { m: number; k: number; n: number; transposeA?: boolean; transposeB?: boolean }): Promise<string> {
-    return this.ctx.tuner.tune(shape);
-  }
-
-  /** The adapter's name as it reports it (SwiftShader shows up here). */
-  get adapterName(): string {
-    return this.ctx.adapterName;
+    return this.#tuner.tune(shape);
   }
 
   private arg(op: string, name: string, m: unknown): GpuMatrix {
@@ -109,10 +138,11 @@ export class GpuBackend implements Backend {
     return new GpuMatrix(this, rows, cols, buffer);
   }
 
-  /** Submits the dispatches, then frees what they own (the queue keeps it alive until done). */
-  private run(label: string, dispatches: Dispatch[]): void {
-    this.ctx.submit(label, dispatches);
-    for (const r of dispatches.flatMap(dispatchResources)) this.ctx.release(r);
+  /** Submits the work, then frees what it owns (the queue keeps it alive until done). */
+  private run(label: string, work: (Recording | Dispatch)[]): void {
+    const recordings = work.map((w) => ('dispatches' in w ? w : recording(w)));
+    this.ctx.submit(label, recordings);
+    for (const r of recordings.flatMap(recordingResources)) this.ctx.release(r);
   }
 
   matrix(rows: number, cols: number, data?: Float32Array): Matrix {
@@ -130,7 +160,7 @@ export class GpuBackend implements Backend {
     const c = this.output('matmul', m, n);
     const shape = { m, n, k, transposeA: opts.transposeA, transposeB: opts.transposeB };
     this.run('matmul', [
-      matmulDispatch(
+      matmulRecording(
         this.ctx,
         c.label,
         {
@@ -142,7 +172,7 @@ export class GpuBackend implements Backend {
           activation: opts.activation,
           scratch: true,
         },
-        this.ctx.tuner.tileFor(shape),
+        this.#tuner.tileFor(shape),
       ),
     ]);
     return c;
@@ -185,7 +215,7 @@ export class GpuBackend implements Backend {
       msePartialDispatch(this.ctx, `${loss.label}.partial`, p.buffer, t.buffer, parts, p.size),
       mseFinishDispatch(this.ctx, `${loss.label}.finish`, parts, loss.buffer, p.size, 1 / p.size, false),
     ]);
-    this.ctx.destroyBuffer(parts);
+    this.ctx.release(parts);
     return loss;
   }
 
@@ -205,7 +235,7 @@ export class GpuBackend implements Backend {
     checkLearningRate('sgdUpdate', 'learningRate', learningRate);
     const hyper = this.ctx.uniform(`${p.label}.sgd.hyper`, hyperWords({ learningRate }).buffer as ArrayBuffer);
     this.run('sgdUpdate', [optimizerDispatch(this.ctx, `${p.label}.sgd`, 'sgd', p.buffer, g.buffer, p.size, hyper)]);
-    this.ctx.destroyBuffer(hyper);
+    this.ctx.release(hyper);
   }
 
   destroy(): void {

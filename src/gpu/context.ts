@@ -1,74 +1,23 @@
-// GpuContext: one per device. Owns the buffer registry (every buffer we create is tracked until
-// destroyed, so leaks can be counted), the compiled modules, bind group layouts and the pipeline cache,
-// and turns uncaptured GPU errors and device loss into errors the caller sees.
-// It records no work itself: kernels build Dispatches, and whoever owns an encoder submits them.
+// GpuContext: one per device. Owns the buffer registry (every buffer and texture we create is tracked
+// until destroyed, so leaks can be counted and memoryBudget enforced), the compiled modules, bind group
+// layouts and the pipeline cache, and turns uncaptured GPU errors and device loss into errors the
+// caller sees. It records no work itself and knows no kernel: kernels build Recordings, and whoever
+// owns an encoder submits them.
 import { DeviceLostError, DisposedError, GpuError, GpuMemoryError } from '../errors';
 import type { OpenedDevice } from './device';
-import { compileShader, SHADERS, SUBGROUP_SHADERS, type ShaderName } from './shaders';
-import { MatmulTuner } from './autotune';
-import { defaultMatmulVariant, MATMUL_VARIANTS, SUBGROUP_WIDTH, type MatmulTile } from './kernels/matmul';
-
-/**
- * How a binding is used by a shader: read-only storage, read-write storage, a uniform, a sampled
- * texture_2d<f32> (read with textureLoad), or a write-only rgba32float storage texture.
- */
-export type BindingKind = 'read' | 'storage' | 'uniform' | 'texture' | 'storage-texture';
-
-/** What a dispatch owns and its owner frees with it. */
-export type GpuResource = GPUBuffer | GPUTexture;
-
-/** One recorded compute dispatch: everything needed to encode it again and again without allocating. */
-export interface Dispatch {
-  label: string;
-  pipeline: GPUComputePipeline;
-  bindGroup: GPUBindGroup;
-  workgroups: [number, number, number];
-  /** Uniform buffer holding this dispatch's parameters (owned by whoever owns the dispatch). */
-  uniform: GPUBuffer;
-  /** A dispatch that must run right before this one (a matmul packing B into `texture`). */
-  prologue?: Dispatch;
-  /** A texture only this dispatch (and its prologue) uses, owned like `uniform`. */
-  texture?: GPUTexture;
-  /**
-   * Instead of a prologue: rows of a buffer copied into a texture before the compute pass (a plain
-   * copy, no shader). Only ctx.submit() can do it: the scheduler's steps are one pass.
-   */
-  upload?: { buffer: GPUBuffer; texture: GPUTexture; bytesPerRow: number; size: [number, number] };
-}
-
-/** Everything a dispatch owns: free these when the dispatch is dropped. */
-export function dispatchResources(d: Dispatch): GpuResource[] {
-  return [d.uniform, ...(d.texture ? [d.texture] : []), ...(d.prologue ? dispatchResources(d.prologue) : [])];
-}
-
-export function encodeDispatch(pass: GPUComputePassEncoder, d: Dispatch): void {
-  if (d.upload) throw new Error(`${d.label}: a dispatch with an upload cannot be encoded inside a pass`);
-  encodeCompute(pass, d);
-}
-
-/** The compute part of a dispatch: its prologue, then itself (an upload is the caller's to copy first). */
-function encodeCompute(pass: GPUComputePassEncoder, d: Dispatch): void {
-  if (d.prologue) encodeCompute(pass, d.prologue);
-  pass.setPipeline(d.pipeline);
-  pass.setBindGroup(0, d.bindGroup);
-  pass.dispatchWorkgroups(d.workgroups[0], d.workgroups[1], d.workgroups[2]);
-}
-
-const MAX_WORKGROUPS_PER_DIM = 65535;
+import { type BindingKind, encodeDispatch, type GpuResource, paddedBytes, type Recording } from './dispatch';
+import { Pipelines } from './pipelines';
+import type { ShaderName } from './shaders';
 
 /** Bindings that some pipeline variants leave unused: a matmul without bias, SGD's optimizer state. */
 const DUMMY_ROLES = ['bias', 'state1', 'state2'] as const;
 type DummyRole = (typeof DUMMY_ROLES)[number];
 
-/** Workgroup grid for one invocation per element (see the layout in activation.wgsl). */
-export function elementwiseGrid(n: number, wg: number): [number, number, number] {
-  const groups = Math.max(1, Math.ceil(n / wg));
-  return [Math.min(groups, MAX_WORKGROUPS_PER_DIM), Math.ceil(groups / MAX_WORKGROUPS_PER_DIM), 1];
-}
-
-/** Bytes to allocate for `count` f32 values: a multiple of 16 so any buffer can be bound as vec4s. */
-export function paddedBytes(count: number): number {
-  return Math.max(16, Math.ceil((count * 4) / 16) * 16);
+/** A buffer to make: its label, its size in f32 values and optionally its initial values. */
+export interface BufferSpec {
+  label: string;
+  count: number;
+  data?: Float32Array;
 }
 
 export interface ContextOptions {
@@ -84,11 +33,9 @@ export class GpuContext {
   readonly adapterName: string;
   readonly buffers = new Set<GPUBuffer>();
   readonly textures = new Set<GPUTexture>();
-  /** Whether matmul_sg.wgsl runs here: 'subgroups' with subgroups exactly SUBGROUP_WIDTH wide. */
-  readonly subgroupMatmul: boolean;
-  #modules = new Map<ShaderName, GPUShaderModule>();
-  #layouts = new Map<string, GPUBindGroupLayout>();
-  #pipelines = new Map<string, GPUComputePipeline>();
+  /** The subgroup width when the device has 'subgroups' and the adapter reports one fixed width. */
+  readonly subgroupSize?: number;
+  readonly #pipelines: Pipelines;
   #dummies = new Map<string, GPUBuffer>();
   #scratch?: GPUTexture;
   #pending: Error[] = [];
@@ -101,29 +48,22 @@ export class GpuContext {
   /** The binding limit we honour: the adapter's, or a lower one from the options. */
   readonly bindingLimit: number;
   readonly memoryBudget: number;
-  /** Picks the matmul variant per shape class, timing the candidates on this device on first use. */
-  readonly tuner: MatmulTuner;
 
   private constructor(
     opened: OpenedDevice,
+    pipelines: Pipelines,
     private readonly onError?: (e: Error) => void,
     options: ContextOptions = {},
   ) {
     this.device = opened.device;
+    this.#pipelines = pipelines;
     this.adapterName = opened.adapterName;
     this.bindingLimit = Math.min(
       this.device.limits.maxStorageBufferBindingSize,
       options.maxStorageBufferBindingSize ?? Infinity,
     );
     this.memoryBudget = options.memoryBudget ?? Infinity;
-    this.subgroupMatmul = opened.subgroupSize === SUBGROUP_WIDTH;
-    const candidates = Object.fromEntries(Object.entries(MATMUL_VARIANTS).filter(([, t]) => this.supports(t)));
-    this.tuner = new MatmulTuner(
-      this,
-      candidates,
-      (shape) => defaultMatmulVariant(shape, this.subgroupMatmul),
-      options.autotune ?? true,
-    );
+    this.subgroupSize = opened.subgroupSize;
     this.device.addEventListener('uncapturederror', (event) => {
       const { error } = event as GPUUncapturedErrorEvent;
       const kind = error.constructor.name.replace(/^GPU/, '');
@@ -141,12 +81,8 @@ export class GpuContext {
     onError?: (e: Error) => void,
     options: ContextOptions = {},
   ): Promise<GpuContext> {
-    const ctx = new GpuContext(opened, onError, options);
-    // Compile every module up front so a WGSL error surfaces here, with file:line:col, not mid-training.
-    for (const name of Object.keys(SHADERS) as ShaderName[]) {
-      if (SUBGROUP_SHADERS.has(name) && !ctx.device.features.has('subgroups')) continue;
-      ctx.#modules.set(name, await compileShader(ctx.device, name, SHADERS[name]));
-    }
+    // Every module is compiled up front so a WGSL error surfaces here, with file:line:col, not mid-training.
+    const ctx = new GpuContext(opened, await Pipelines.compile(opened.device), onError, options);
     // Made now rather than on first use, so a network's buffer count never includes the backend's own.
     for (const role of DUMMY_ROLES) ctx.dummy(role);
     return ctx;
@@ -188,11 +124,6 @@ export class GpuContext {
     return this.device.limits;
   }
 
-  /** Whether a matmul variant can run on this device. */
-  supports(tile: MatmulTile): boolean {
-    return !tile.subgroup || this.subgroupMatmul;
-  }
-
   // ---- buffers -------------------------------------------------------------------------------
 
   /** Bytes held by buffers and textures this context created and has not destroyed. */
@@ -204,7 +135,7 @@ export class GpuContext {
    * Checks, before anything is allocated, that each buffer fits one binding and that all of them fit
    * the memory budget; throws GpuMemoryError with the numbers otherwise. `what` names the caller.
    */
-  preflight(what: string, buffers: { label: string; count: number }[]): void {
+  preflight(what: string, buffers: readonly { label: string; count: number }[]): void {
     for (const b of buffers) {
       const bytes = paddedBytes(b.count);
       if (bytes > this.bindingLimit) {
@@ -278,20 +209,33 @@ export class GpuContext {
     if (failed) throw failed;
   }
 
-  destroyBuffer(buffer: GPUBuffer): void {
-    this.release(buffer);
-  }
-
   /** A storage buffer for `count` f32 values, optionally filled with `data`. */
   storage(label: string, count: number, data?: Float32Array): GPUBuffer {
+    return this.allocate(label, [{ label, count, data }])[0];
+  }
+
+  /**
+   * Storage buffers for every spec, checked together first (preflight) so that one list describes both
+   * what is checked and what is made; if any allocation throws, the ones already made are freed.
+   */
+  allocate(what: string, specs: readonly BufferSpec[]): GPUBuffer[] {
+    this.preflight(what, specs);
     const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
-    this.preflight(label, [{ label, count }]);
-    const bytes = paddedBytes(count);
-    if (!data) return this.createBuffer(label, bytes, usage);
-    const buffer = this.createBuffer(label, bytes, usage, true);
-    new Float32Array(buffer.getMappedRange(), 0, data.length).set(data);
-    buffer.unmap();
-    return buffer;
+    const made: GPUBuffer[] = [];
+    try {
+      for (const { label, count, data } of specs) {
+        const buffer = this.createBuffer(label, paddedBytes(count), usage, data !== undefined);
+        made.push(buffer);
+        if (data) {
+          new Float32Array(buffer.getMappedRange(), 0, data.length).set(data);
+          buffer.unmap();
+        }
+      }
+    } catch (e) {
+      for (const b of made) this.release(b);
+      throw e;
+    }
+    return made;
   }
 
   /**
@@ -381,84 +325,33 @@ export class GpuContext {
       this.throwPending();
       return out;
     } finally {
-      this.destroyBuffer(staging);
+      this.release(staging);
     }
   }
 
-  // ---- pipelines -----------------------------------------------------------------------------
-
-  layout(kinds: BindingKind[]): GPUBindGroupLayout {
-    const key = kinds.join(',');
-    let layout = this.#layouts.get(key);
-    if (!layout) {
-      layout = this.device.createBindGroupLayout({
-        label: `layout(${key})`,
-        entries: kinds.map((kind, binding): GPUBindGroupLayoutEntry => {
-          const visibility = GPUShaderStage.COMPUTE;
-          if (kind === 'texture') return { binding, visibility, texture: { sampleType: 'unfilterable-float' } };
-          if (kind === 'storage-texture') {
-            return { binding, visibility, storageTexture: { access: 'write-only', format: 'rgba32float' } };
-          }
-          return {
-            binding,
-            visibility,
-            buffer: { type: kind === 'read' ? 'read-only-storage' : kind === 'storage' ? 'storage' : 'uniform' },
-          };
-        }),
-      });
-      this.#layouts.set(key, layout);
-    }
-    return layout;
-  }
+  // ---- pipelines (pipelines.ts) ---------------------------------------------------------------
 
   /** The pipeline for one entry point with the given override constants; compiled once, then cached. */
-  pipeline(
-    shader: ShaderName,
-    entryPoint: string,
-    kinds: BindingKind[],
-    constants: Record<string, number>,
-  ): GPUComputePipeline {
-    const key = `${shader}.${entryPoint}(${kinds.join(',')})${JSON.stringify(constants)}`;
-    let pipeline = this.#pipelines.get(key);
-    if (!pipeline) {
-      pipeline = this.device.createComputePipeline({
-        label: `${shader}.${entryPoint}.pipeline ${JSON.stringify(constants)}`,
-        layout: this.device.createPipelineLayout({
-          label: `${shader}.${entryPoint}.layout`,
-          bindGroupLayouts: [this.layout(kinds)],
-        }),
-        compute: { module: this.#modules.get(shader)!, entryPoint, constants },
-      });
-      this.#pipelines.set(key, pipeline);
-    }
-    return pipeline;
+  pipeline(shader: ShaderName, entryPoint: string, kinds: BindingKind[], constants: Record<string, number>) {
+    return this.#pipelines.pipeline(shader, entryPoint, kinds, constants);
   }
 
   bindGroup(label: string, kinds: BindingKind[], resources: (GPUBuffer | GPUTexture)[]): GPUBindGroup {
-    return this.device.createBindGroup({
-      label,
-      layout: this.layout(kinds),
-      entries: resources.map((r, binding) => ({
-        binding,
-        resource: r instanceof GPUBuffer ? { buffer: r } : r.createView(),
-      })),
-    });
+    return this.#pipelines.bindGroup(label, kinds, resources);
   }
 
-  /** Records dispatches in one encoder and submits them: the eager ops' path. */
-  submit(label: string, dispatches: Dispatch[]): void {
+  /** Records the recordings in one encoder (their texture copies first, then one pass) and submits. */
+  submit(label: string, recordings: Recording[]): void {
     const encoder = this.device.createCommandEncoder({ label });
-    for (const { upload } of dispatches) {
-      if (upload) {
-        encoder.copyBufferToTexture(
-          { buffer: upload.buffer, bytesPerRow: upload.bytesPerRow },
-          { texture: upload.texture },
-          upload.size,
-        );
-      }
+    for (const copy of recordings.flatMap((r) => r.copies)) {
+      encoder.copyBufferToTexture(
+        { buffer: copy.buffer, bytesPerRow: copy.bytesPerRow },
+        { texture: copy.texture },
+        copy.size,
+      );
     }
     const pass = encoder.beginComputePass({ label });
-    for (const d of dispatches) encodeCompute(pass, d);
+    for (const d of recordings.flatMap((r) => r.dispatches)) encodeDispatch(pass, d);
     pass.end();
     this.device.queue.submit([encoder.finish()]);
   }
@@ -473,7 +366,6 @@ export class GpuContext {
     this.#sizes.clear();
     this.#bytesInUse = 0;
     this.#dummies.clear();
-    this.#pipelines.clear();
     this.device.destroy();
   }
 }

@@ -13,15 +13,12 @@ async function trainAndCount(page: import('@playwright/test').Page, autotune = t
   return page.evaluate(async (autotune) => {
     const { WB, T } = window;
     const backend = await WB.createBackend('webgpu', { autotune });
-    const tuner = (
-      backend as unknown as { ctx: { tuner: { stats: { tuned: number; fromCache: number; rejected: number } } } }
-    ).ctx.tuner;
     // 32×32 outputs: the smallest shape on which the tuner still times a candidate (r4x4; the others'
     // workgroups would cover more than the output).
     const { x, y } = T.dataset(32, 12, 32, 1);
     const net = new WB.Network(backend, { inputSize: 12, layers: [{ units: 32, activation: 'linear' }], seed: 1 });
     const loss = await net.evaluate(x, y);
-    const stats = { ...tuner.stats };
+    const stats = backend.tuning;
     backend.destroy();
     return { ...stats, loss };
   }, autotune);

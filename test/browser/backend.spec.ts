@@ -30,7 +30,7 @@ test('destroy() frees every GPU buffer the backend created', async ({ gpuPage })
     x.dispose();
     x.dispose(); // twice is fine
     const whileAlive = T.liveBuffers() - before;
-    const sg = (b as unknown as { ctx: { subgroupMatmul: boolean } }).ctx.subgroupMatmul;
+    const sg = await T.subgroupMatmul();
     const texturesWhileAlive = T.liveTextures() - texturesBefore;
     b.destroy();
     b.destroy();

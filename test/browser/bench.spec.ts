@@ -1,4 +1,5 @@
 // The benchmark runner end to end on one tiny case (CI stays fast), and its HTML report in a browser.
+// Nothing here depends on which adapter runs it: the same test passes on a real GPU.
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,7 +17,6 @@ test('npm run bench on one tiny case writes JSON and an HTML report with charts'
     { cwd: root, env: { ...process.env, BENCH_PORT: '5191' }, timeout: 150_000 },
   );
   expect(stdout).toMatch(/\| A·B 128×128×128 +\| [\d.]+ ms/);
-  expect(stdout).toContain('SwiftShader');
   const files = readdirSync(out).sort();
   expect(files).toHaveLength(2);
   const json = JSON.parse(readFileSync(join(out, files.find((f) => f.endsWith('.json'))!), 'utf8'));
@@ -35,5 +35,8 @@ test('npm run bench on one tiny case writes JSON and an HTML report with charts'
     .evaluateAll((els) => els.map((e) => Number(e.getAttribute('width'))));
   expect(bars).toHaveLength(2);
   for (const w of bars) expect(w).toBeGreaterThan(0);
-  await expect(page.locator('body')).toContainText('not a real GPU');
+  // The report names the adapter it ran on, whatever it is (a software one is marked as such).
+  expect(json.meta.adapter.name.length).toBeGreaterThan(0);
+  expect(stdout).toContain(`Adapter: ${json.meta.adapter.name}`);
+  await expect(page.locator('body')).toContainText(json.meta.adapter.name);
 });

@@ -136,10 +136,7 @@ for (const variant of VARIANTS.filter((v) => v !== DEFAULT_VARIANT)) {
     test(`matmul variant ${variant} ${form.name}, every shape, with bias+sigmoid`, async ({ gpuPage }) => {
       const subgroup = variant.startsWith('sg');
       if (subgroup) {
-        const runs = await gpuPage.evaluate(
-          async () =>
-            ((await window.T.gpuBackend()) as unknown as { ctx: { subgroupMatmul: boolean } }).ctx.subgroupMatmul,
-        );
+        const runs = await gpuPage.evaluate(() => window.T.subgroupMatmul());
         test.skip(!runs, 'this adapter has no 4-wide subgroups, so no tuner can pick sg32x32 here');
       }
       const shapes = cases(VARIANT_EPILOGUES, RAGGED_VARIANTS);
@@ -189,10 +186,7 @@ test('the variants tested here are exactly the ones an autotuner may pick, and t
   expect(names.sort()).toEqual([...VARIANTS].sort());
   expect(fallback).toBe(DEFAULT_VARIANT);
   // The public-path tests above stand in for the default variant only while nothing tunes.
-  const tuning = await gpuPage.evaluate(
-    async () =>
-      ((await window.T.gpuBackend()) as unknown as { ctx: { tuner: { enabled: boolean } } }).ctx.tuner.enabled,
-  );
+  const tuning = await gpuPage.evaluate(async () => (await window.T.gpuBackend()).tuning.enabled);
   expect(tuning, 'the harness backend must not autotune').toBe(false);
 });
 

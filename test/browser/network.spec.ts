@@ -87,13 +87,12 @@ test('parity with the subgroup matmul kernel in every form and epilogue; its tex
   const r = await gpuPage.evaluate(
     async (args) => {
       const { T } = window;
-      const g = (await T.gpuBackend()) as unknown as { ctx: { subgroupMatmul: boolean } };
       const texturesBefore = T.liveTextures();
       const created = T.counters.texturesCreated;
       const parity = await T.networkParity(args);
       return {
         ...parity,
-        subgroups: g.ctx.subgroupMatmul,
+        subgroups: await T.subgroupMatmul(),
         texturesMade: T.counters.texturesCreated - created,
         texturesLeft: T.liveTextures() - texturesBefore,
       };

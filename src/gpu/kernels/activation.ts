@@ -1,6 +1,7 @@
 // activation / activationBackward dispatches (shaders/activation.wgsl).
 import type { Activation } from '../../types';
-import { elementwiseGrid, type BindingKind, type Dispatch, type GpuContext } from '../context';
+import type { GpuContext } from '../context';
+import { type BindingKind, type Dispatch, elementwiseGrid } from '../dispatch';
 
 /** The ACTIVATION override value for each activation (ACT_* in activation_fns.wgsl). */
 export const ACTIVATION_CODE: Record<Activation, number> = { linear: 0, relu: 1, sigmoid: 2 };

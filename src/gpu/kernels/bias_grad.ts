@@ -1,8 +1,9 @@
 // biasGrad dispatch (shaders/bias_grad.wgsl): column sums of an M×N matrix into 1×N.
-import type { BindingKind, Dispatch, GpuContext } from '../context';
+import type { GpuContext } from '../context';
+import { assertPowerOfTwo, type BindingKind, type Dispatch } from '../dispatch';
 
 const WG_COLS = 32;
-const WG_ROWS = 8; // must be a power of two: the tree reduction halves it
+const WG_ROWS = assertPowerOfTwo('bias_grad WG_ROWS', 8); // the tree reduction halves it
 const BINDINGS: BindingKind[] = ['read', 'storage', 'uniform'];
 
 export function biasGradDispatch(

@@ -1,5 +1,6 @@
 // Strided column copies (shaders/columns.wgsl) for layers split into column blocks.
-import { elementwiseGrid, type BindingKind, type Dispatch, type GpuContext } from '../context';
+import type { GpuContext } from '../context';
+import { type BindingKind, type Dispatch, elementwiseGrid } from '../dispatch';
 
 const WG = 256;
 const BINDINGS: BindingKind[] = ['read', 'storage', 'uniform'];

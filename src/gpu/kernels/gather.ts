@@ -1,5 +1,6 @@
 // Batch gather dispatch (shaders/gather.wgsl): rows of the resident data set picked by a permutation.
-import { elementwiseGrid, type BindingKind, type Dispatch, type GpuContext } from '../context';
+import type { GpuContext } from '../context';
+import { type BindingKind, type Dispatch, elementwiseGrid } from '../dispatch';
 
 const WG = 256;
 const BINDINGS: BindingKind[] = ['read', 'read', 'storage', 'uniform', 'uniform'];

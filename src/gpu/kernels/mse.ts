@@ -2,10 +2,11 @@
 // The loss is a two-pass reduction: `partial` has up to MAX_PARTS workgroups each sum a strided share of
 // the squared errors, then `finish` sums those partial sums in one workgroup.
 import type { Activation } from '../../types';
-import { elementwiseGrid, type BindingKind, type Dispatch, type GpuContext } from '../context';
+import type { GpuContext } from '../context';
+import { assertPowerOfTwo, type BindingKind, type Dispatch, elementwiseGrid } from '../dispatch';
 import { ACTIVATION_CODE } from './activation';
 
-const WG = 256; // a power of two: the tree reductions halve it
+const WG = assertPowerOfTwo('mse WG', 256); // the tree reductions halve it
 const MAX_PARTS = 256;
 const PARTIAL: BindingKind[] = ['read', 'read', 'storage', 'uniform'];
 const FINISH: BindingKind[] = ['read', 'storage', 'uniform'];
@@ -66,8 +67,8 @@ export function mseFinishDispatch(
 }
 
 /**
- * g = 2 (p - t) / n ⊙ f'(p): the MSE gradient, already multiplied by the output activation's derivative
- * (with 'linear' it is plain mseGrad). `scaleCount` is the n in 2/n; it defaults to n.
+ * g = 2 (p - t) / n ⊙ f'(p): the MSE gradient over n elements, already multiplied by the output
+ * activation's derivative (with 'linear' it is plain mseGrad).
  */
 export function mseGradDispatch(
   ctx: GpuContext,
@@ -77,9 +78,8 @@ export function mseGradDispatch(
   g: GPUBuffer,
   n: number,
   activation: Activation = 'linear',
-  scaleCount = n,
 ): Dispatch {
-  const uniform = ctx.uniform(`${label}.params`, params(n, 0, 2 / scaleCount));
+  const uniform = ctx.uniform(`${label}.params`, params(n, 0, 2 / n));
   return {
     label,
     pipeline: ctx.pipeline('mse', 'grad', PARTIAL, { WG, ACTIVATION: ACTIVATION_CODE[activation] }),

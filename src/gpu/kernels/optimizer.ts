@@ -1,5 +1,6 @@
 // Parameter update dispatches (shaders/optimizer.wgsl): SGD, momentum and Adam, one dispatch per tensor.
-import { elementwiseGrid, type BindingKind, type Dispatch, type GpuContext } from '../context';
+import type { GpuContext } from '../context';
+import { type BindingKind, type Dispatch, elementwiseGrid } from '../dispatch';
 
 export type OptimizerKind = 'sgd' | 'momentum' | 'adam';
 

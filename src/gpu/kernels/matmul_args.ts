@@ -1,0 +1,88 @@
+// What every matmul kernel (matmul.ts, matmul_sg.ts) shares: its arguments, how the work is cut into
+// tiles, which epilogue the store runs, and the params uniform. No dispatch is made here.
+import type { Activation } from '../../types';
+import type { GpuContext } from '../context';
+import type { Recording } from '../dispatch';
+
+export interface MatmulArgs {
+  a: GPUBuffer;
+  b: GPUBuffer;
+  c: GPUBuffer;
+  bias?: GPUBuffer;
+  m: number;
+  n: number;
+  k: number;
+  transposeA?: boolean;
+  transposeB?: boolean;
+  /** f of the forward epilogue; with derivativeOf, the f whose derivative is applied. */
+  activation?: Activation;
+  /**
+   * Store C ⊙ f'(Y) instead, Y being this M×N buffer (a layer's output): dZ_prev straight from dZ · Wᵀ,
+   * with no dA pass. Not with bias or sgdRate.
+   */
+  derivativeOf?: GPUBuffer;
+  /** Apply c −= sgdRate · C to c instead of storing C: the SGD step fused into dW = A_prevᵀ · dZ. */
+  sgdRate?: number;
+  /**
+   * sg32x32: pack into the context's shared scratch texture instead of one the dispatch owns. For eager
+   * ops, submitted one at a time: queue order keeps one matmul's pack after the previous one's reads.
+   */
+  scratch?: boolean;
+}
+
+/** The shape of a product op(A)·op(B): M×K · K×N, and its form. */
+export interface MatmulShape {
+  m: number;
+  k: number;
+  n: number;
+  transposeA?: boolean;
+  transposeB?: boolean;
+}
+
+/** EPILOGUE in matmul.wgsl: the plain or fused-forward store, dZ_prev from dA, or the SGD step. */
+export const EPI_FORWARD = 0;
+export const EPI_GRAD = 1;
+export const EPI_SGD = 2;
+
+/** Which epilogue a matmul's store runs. */
+export function epilogueOf(args: MatmulArgs): number {
+  if ([args.bias, args.derivativeOf, args.sgdRate].filter((x) => x !== undefined).length > 1) {
+    throw new Error('matmul: bias, derivativeOf and sgdRate exclude each other');
+  }
+  return args.derivativeOf ? EPI_GRAD : args.sgdRate !== undefined ? EPI_SGD : EPI_FORWARD;
+}
+
+/** The params uniform {M, N, K, lr}. */
+export function paramsWords(m: number, n: number, k: number, lr = 0): ArrayBuffer {
+  const words = Uint32Array.of(m, n, k, 0);
+  new Float32Array(words.buffer)[3] = lr;
+  return words.buffer;
+}
+
+/** Rewrites the learning rate of a matmul recorded with sgdRate (after setLearningRate): its last dispatch's. */
+export function writeMatmulRate(ctx: GpuContext, r: Recording, lr: number): void {
+  ctx.device.queue.writeBuffer(r.dispatches[r.dispatches.length - 1].uniform, 12, Float32Array.of(lr));
+}
+
+/**
+ * How the work is cut: wgX × wgY invocations per workgroup, each computing a tm × tn block of C
+ * (4, 8, 16 or 32 each). shared: stage a kt-deep slab of A and B in workgroup memory first (for GPUs
+ * with fast workgroup memory; kt is a multiple of 4, 16 by default).
+ */
+export interface MatmulTile {
+  wgX: number;
+  wgY: number;
+  tm: 4 | 8 | 16 | 32;
+  tn: 4 | 8 | 16 | 32;
+  shared?: boolean;
+  kt?: number;
+  /**
+   * matmul_sg.wgsl: each subgroup of 4 lanes computes tm × 4·tn of C, sharing its rows of A through
+   * subgroupBroadcast and reading B from a texture that a pack dispatch fills first; wgX/4 subgroups
+   * per workgroup (wgY is 1). Only where subgroups are exactly SUBGROUP_WIDTH wide.
+   */
+  subgroup?: boolean;
+}
+
+/** The subgroup width matmul_sg.wgsl is written for: SwiftShader's 4 SIMD lanes. */
+export const SUBGROUP_WIDTH = 4;

@@ -1,0 +1,242 @@
+// The recorded dispatches of one training (or inference) step for one batch size, over a workspace:
+// forward, loss, backward. Built once per batch size and encoded every step. A whole layer's path reads
+// like DESIGN.md's math; a layer split into column blocks (params.ts) takes its own path below.
+import type { GpuContext } from './context';
+import { type Dispatch, type GpuResource, type Recording, recording, recordingResources } from './dispatch';
+import { activationBackwardDispatch } from './kernels/activation';
+import { biasGradDispatch } from './kernels/bias_grad';
+import { columnsDispatch } from './kernels/columns';
+import { matmulRecording } from './kernels/matmul';
+import type { MatmulArgs, MatmulShape, MatmulTile } from './kernels/matmul_args';
+import { mseFinishDispatch, mseGradDispatch, msePartialDispatch } from './kernels/mse';
+import type { GpuLayer } from './params';
+import type { SplitScratch, Workspace } from './workspace';
+
+export interface Plan {
+  forward: Dispatch[];
+  lossPartial: Dispatch;
+  /** Adds the batch's summed squared error to the workspace's accumulator. */
+  lossAccumulate: Dispatch;
+  /** Training only: the batch's mean loss into the trainer's step-loss buffer, and the backward pass. */
+  lossMean?: Dispatch;
+  backward: Dispatch[];
+  /** The SGD steps fused into dW matmuls, whose params carry the learning rate. */
+  sgdMatmuls: Recording[];
+  /** Everything the plan made (uniforms, packed textures): freed with it. */
+  resources: GpuResource[];
+}
+
+export interface PlanInputs {
+  ctx: GpuContext;
+  /** The matmul tile to use for a shape (the tuner's choice). */
+  tileFor: (shape: MatmulShape) => MatmulTile;
+  layers: GpuLayer[];
+  ws: Workspace;
+  rows: number;
+  /** The learning rate when SGD is fused into the dW matmuls (the parameters then have no dW). */
+  sgdRate?: number;
+  /** Where a training step's mean loss goes. */
+  stepLoss: GPUBuffer;
+}
+
+/** The matmuls a plan for `rows` rows runs (forward; and dW, dA_prev when training), for tuning first. */
+export function planMatmuls(layers: GpuLayer[], rows: number, training: boolean): MatmulShape[] {
+  return layers.flatMap((l, i) =>
+    l.blocks.flatMap(({ cols }) => [
+      { m: rows, k: l.inSize, n: cols },
+      ...(training ? [{ m: l.inSize, k: rows, n: cols, transposeA: true }] : []),
+      ...(training && i > 0 ? [{ m: rows, k: cols, n: l.inSize, transposeB: true }] : []),
+    ]),
+  );
+}
+
+/** Collects recordings in order and everything they own, so a failed build frees what it made. */
+class Recorder {
+  readonly recordings: Recording[] = [];
+  constructor(private readonly inputs: PlanInputs) {}
+
+  get ctx(): GpuContext {
+    return this.inputs.ctx;
+  }
+
+  add(r: Recording | Dispatch): Recording {
+    const rec = 'dispatches' in r ? r : recording(r);
+    this.recordings.push(rec);
+    return rec;
+  }
+
+  matmul(label: string, args: MatmulArgs): Recording {
+    const { m, k, n, transposeA, transposeB } = args;
+    return this.add(
+      matmulRecording(this.inputs.ctx, label, args, this.inputs.tileFor({ m, k, n, transposeA, transposeB })),
+    );
+  }
+
+  get dispatches(): Dispatch[] {
+    return this.recordings.flatMap((r) => r.dispatches);
+  }
+
+  get resources(): GpuResource[] {
+    return this.recordings.flatMap(recordingResources);
+  }
+}
+
+export function buildPlan(inputs: PlanInputs): Plan {
+  const { ctx, layers, ws, rows } = inputs;
+  const forward = new Recorder(inputs);
+  const backward = new Recorder(inputs);
+  const loss = new Recorder(inputs);
+  const sgdMatmuls: Recording[] = [];
+  try {
+    layers.forEach((layer, l) => {
+      if (layer.blocks.length === 1) forwardLayer(forward, layer, l, ws, rows);
+      else forwardSplitLayer(forward, layer, l, ws, rows, ws.split as SplitScratch);
+    });
+    const L = layers.length;
+    const outCount = rows * layers[L - 1].units;
+    const lossPartial = loss.add(msePartialDispatch(ctx, 'loss.partial', ws.acts[L], ws.target, ws.parts, outCount));
+    const lossAccumulate = loss.add(
+      mseFinishDispatch(ctx, 'loss.accumulate', ws.parts, ws.accumulator, outCount, 1, true),
+    );
+    let lossMean: Recording | undefined;
+    if (ws.training) {
+      lossMean = loss.add(
+        mseFinishDispatch(ctx, 'loss.mean', ws.parts, inputs.stepLoss, outCount, 1 / outCount, false),
+      );
+      // dZ_L = 2 (A_L − Y) / (rows · units) ⊙ f'(A_L): the loss gradient fused with the activation's.
+      const last = layers[L - 1];
+      backward.add(mseGradDispatch(ctx, 'loss.grad', ws.acts[L], ws.target, ws.dz[L - 1], outCount, last.activation));
+      for (let l = L - 1; l >= 0; l--) {
+        const prev = l > 0 ? layers[l - 1] : undefined;
+        if (layers[l].blocks.length === 1) backwardLayer(backward, inputs, layers[l], prev, l, sgdMatmuls);
+        else backwardSplitLayer(backward, inputs, layers[l], prev, l, sgdMatmuls);
+      }
+    }
+    return {
+      forward: forward.dispatches,
+      lossPartial: lossPartial.dispatches[0],
+      lossAccumulate: lossAccumulate.dispatches[0],
+      lossMean: lossMean?.dispatches[0],
+      backward: backward.dispatches,
+      sgdMatmuls,
+      resources: [...forward.resources, ...loss.resources, ...backward.resources],
+    };
+  } catch (e) {
+    // A matmul may allocate a packed texture, which can fail the memory budget: nothing made here stays.
+    for (const r of [...forward.resources, ...loss.resources, ...backward.resources]) ctx.release(r);
+    throw e;
+  }
+}
+
+/** A_{l+1} = f(A_l · W + b). */
+function forwardLayer(rec: Recorder, layer: GpuLayer, l: number, ws: Workspace, rows: number): void {
+  const { w, b } = layer.blocks[0];
+  const [a, out] = [ws.acts[l], ws.acts[l + 1]];
+  rec.matmul(`${w.label}.forward`, {
+    a,
+    b: w,
+    bias: b,
+    c: out,
+    m: rows,
+    k: layer.inSize,
+    n: layer.units,
+    activation: layer.activation,
+  });
+}
+
+/**
+ * Backward through a whole layer, dZ_l given:
+ *   dZ_{l-1} = (dZ_l · Wᵀ) ⊙ f'(A_l)   (W before this step's update, so it runs first)
+ *   dW = A_lᵀ · dZ_l,  or with SGD fused  W −= lr · A_lᵀ · dZ_l
+ *   db = Σ_rows dZ_l
+ */
+function backwardLayer(
+  rec: Recorder,
+  inputs: PlanInputs,
+  layer: GpuLayer,
+  prev: GpuLayer | undefined,
+  l: number,
+  sgdMatmuls: Recording[],
+): void {
+  const { ctx, ws, rows } = inputs;
+  const { w, b, dw, db } = layer.blocks[0];
+  const { inSize, units } = layer;
+  const dz = ws.dz[l];
+  if (prev) {
+    const da = { a: dz, b: w, m: rows, k: units, n: inSize, transposeB: true };
+    rec.matmul(`${w.label}.input.grad`, {
+      ...da,
+      c: ws.dz[l - 1],
+      derivativeOf: ws.acts[l],
+      activation: prev.activation,
+    });
+  }
+  weightGrad(rec, inputs, { w, dw }, ws.acts[l], dz, inSize, layer.units, sgdMatmuls);
+  rec.add(biasGradDispatch(ctx, `${b.label}.grad`, dz, db, rows, units));
+}
+
+/** dW = A_prevᵀ · dZ into dw; without dw, the SGD step W −= lr · A_prevᵀ · dZ in the matmul's store. */
+function weightGrad(
+  rec: Recorder,
+  inputs: PlanInputs,
+  { w, dw }: { w: GPUBuffer; dw?: GPUBuffer },
+  aPrev: GPUBuffer,
+  dz: GPUBuffer,
+  inSize: number,
+  cols: number,
+  sgdMatmuls: Recording[],
+): void {
+  const shape = { a: aPrev, b: dz, m: inSize, k: inputs.rows, n: cols, transposeA: true };
+  if (dw) rec.matmul(`${w.label}.grad`, { ...shape, c: dw });
+  else sgdMatmuls.push(rec.matmul(`${w.label}.sgd`, { ...shape, c: w, sgdRate: inputs.sgdRate ?? 0 }));
+}
+
+/** A layer split into column blocks: each block into scratch, then scattered into its columns of A_{l+1}. */
+function forwardSplitLayer(rec: Recorder, layer: GpuLayer, l: number, ws: Workspace, rows: number, s: SplitScratch) {
+  const ctx = rec.ctx;
+  for (const { w, b, col0, cols } of layer.blocks) {
+    const args = { a: ws.acts[l], b: w, bias: b, c: s.blockOut, m: rows, k: layer.inSize, n: cols };
+    rec.matmul(`${w.label}.forward`, { ...args, activation: layer.activation });
+    const from = { buffer: s.blockOut, stride: cols, offset: 0 };
+    const to = { buffer: ws.acts[l + 1], stride: layer.units, offset: col0 };
+    rec.add(columnsDispatch(ctx, `${w.label}.scatter`, from, to, rows, cols));
+  }
+}
+
+/**
+ * Backward through a split layer: per block j, its dZ columns gathered into scratch, dA_prev += dZ_j ·
+ * W_jᵀ (summed over the blocks before f'(A_l) applies, so no fusion), dW_j (or the SGD step) and db_j.
+ */
+function backwardSplitLayer(
+  rec: Recorder,
+  inputs: PlanInputs,
+  layer: GpuLayer,
+  prev: GpuLayer | undefined,
+  l: number,
+  sgdMatmuls: Recording[],
+): void {
+  const { ctx, ws, rows } = inputs;
+  const s = ws.split as Required<SplitScratch>;
+  const { inSize, units } = layer;
+  layer.blocks.forEach(({ w, b, dw, db, col0, cols }, j) => {
+    const from = { buffer: ws.dz[l], stride: units, offset: col0 };
+    rec.add(
+      columnsDispatch(ctx, `${w.label}.gather`, from, { buffer: s.blockDz, stride: cols, offset: 0 }, rows, cols),
+    );
+    if (prev) {
+      const args = { a: s.blockDz, b: w, m: rows, k: cols, n: inSize, transposeB: true };
+      rec.matmul(`${w.label}.input.grad`, { ...args, c: j === 0 ? s.dA : s.dAPart });
+      if (j > 0) {
+        const part = { buffer: s.dAPart, stride: inSize, offset: 0 };
+        const sum = { buffer: s.dA, stride: inSize, offset: 0 };
+        rec.add(columnsDispatch(ctx, `${w.label}.input.grad.add`, part, sum, rows, inSize, true));
+      }
+    }
+    weightGrad(rec, inputs, { w, dw }, ws.acts[l], s.blockDz, inSize, cols, sgdMatmuls);
+    rec.add(biasGradDispatch(ctx, `${b.label}.grad`, s.blockDz, db, rows, cols));
+  });
+  if (prev) {
+    const n = rows * inSize;
+    rec.add(activationBackwardDispatch(ctx, `layer${l - 1}.dz`, prev.activation, ws.acts[l], s.dA, ws.dz[l - 1], n));
+  }
+}
