@@ -7,7 +7,7 @@
 //                     backward: 0 y (read), 1 dy (read), 2 dx (read_write), 3 params {n}
 // Dispatch: one invocation per element; (min(g, 65535), ceil(g / 65535), 1) workgroups for g = ceil(n / WG)
 //   so sizes past 65535 workgroups still fit; invocations past n do nothing.
-// Needs activation_fns.wgsl. CPU twins: CpuBackend.activation() and .activationBackward().
+// Needs activation_fns.wgsl. CPU twins: activationInto() and activationBackwardInto() in src/cpu/ops.ts.
 
 override WG: u32 = 256u;
 override ACTIVATION: u32 = 0u;

@@ -6,7 +6,7 @@
 //   ACT_RELU:   f(z) = max(0, z),            f'(y) = y > 0 ? 1 : 0
 //   ACT_SIGMOID f(z) = 1 / (1 + exp(-z)),    f'(y) = y (1 - y)
 // Derivatives take y = f(z), as DESIGN.md defines them, so Z never has to be kept.
-// CPU twins: activate() and activateGrad() in src/cpu/backend.ts.
+// CPU twins: activate() and activateGrad() in src/cpu/ops.ts.
 
 const ACT_LINEAR: u32 = 0u;
 const ACT_RELU: u32 = 1u;

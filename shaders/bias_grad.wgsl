@@ -1,13 +1,15 @@
-// bias_grad.wgsl — column sums: db[n] = Σ_m dz[m, n]  (dz is M×N row-major, db is 1×N).
+// bias_grad.wgsl — column sums: db[n] = Σ_m dz[m, n]  (dz is M×N row-major, db is 1×N); with
+// ACCUMULATE, db[n] += Σ_m dz[m, n] (gradients summed over the micro-batches of one batch).
 //
 // Bindings (group 0): 0 dz (read), 1 db (read_write), 2 params {M, N}.
 // Dispatch: (ceil(N / WG_COLS), 1, 1). A workgroup owns WG_COLS columns; its WG_ROWS threads per column
 //   each sum every WG_ROWS-th row, then a tree reduction in workgroup memory combines them.
 //   Rows are read across a workgroup's columns, so neighbouring threads read neighbouring floats.
-// CPU twin: CpuBackend.biasGrad().
+// CPU twin: biasGradInto() in src/cpu/ops.ts.
 
 override WG_COLS: u32 = 32u;
 override WG_ROWS: u32 = 8u;
+override ACCUMULATE: bool = false;
 
 struct Params { M: u32, N: u32, pad0: u32, pad1: u32 }
 
@@ -35,6 +37,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     }
   }
   if (lid.y == 0u && col < params.N) {
-    db[col] = partial[lid.x];
+    if (ACCUMULATE) { db[col] += partial[lid.x]; } else { db[col] = partial[lid.x]; }
   }
 }

@@ -5,12 +5,13 @@
 //   EPI_FORWARD (0): C[m, n] = f(P[m, n] + bias[n])            (a layer's forward pass; f = ACTIVATION)
 //   EPI_GRAD (1):    C[m, n] = P[m, n] · f'(Y[m, n])           (dZ_prev = dZ · Wᵀ ⊙ f'(A_prev) in one pass)
 //   EPI_SGD (2):     C[m, n] = C[m, n] − lr · P[m, n]          (W −= lr · A_prevᵀ · dZ: the SGD step, fused)
+//   EPI_ADD (3):     C[m, n] = C[m, n] + P[m, n]               (dW summed over the micro-batches of a batch)
 //   TRANSPOSE_A: A is stored K×M and read in place as Aᵀ (dW = A_prevᵀ · dZ needs it).
 //   TRANSPOSE_B: B is stored N×K and read in place as Bᵀ (dA_prev = dZ · Wᵀ needs it).
 // Bindings (group 0): 0 a: A (read), 1 b: B (read), 2 aux (read): the 1×N bias for EPI_FORWARD (a dummy
-//   when HAS_BIAS is false), the M×N layer output Y for EPI_GRAD, a dummy for EPI_SGD; 3 c: C
+//   when HAS_BIAS is false), the M×N layer output Y for EPI_GRAD, a dummy for EPI_SGD and EPI_ADD; 3 c: C
 //   (read_write), 4 params: uniform {M, N, K, lr} (lr only for EPI_SGD).
-// Dispatch: (ceil(N / (TN·WG_X)), ceil(M / (TM·WG_Y)), 1). CPU twin: matmulInto() in src/cpu/backend.ts.
+// Dispatch: (ceil(N / (TN·WG_X)), ceil(M / (TM·WG_Y)), 1). CPU twin: matmulInto() in src/cpu/ops.ts.
 //
 // Each invocation computes a TM×TN block of C (TM, TN ∈ {4, 8, 16, 32}) held in registers as 4×4 tiles,
 // stepping K four at a time. A 4×4 slice of A or B is always four vec4 loads of stored rows, whatever the
@@ -53,6 +54,7 @@ override TRANSPOSE_C: bool = false;
 const EPI_FORWARD: u32 = 0u;
 const EPI_GRAD: u32 = 1u;
 const EPI_SGD: u32 = 2u;
+const EPI_ADD: u32 = 3u;
 
 struct Params { M: u32, N: u32, K: u32, lr: f32 }
 
@@ -216,6 +218,8 @@ fn storeRow4(p: vec4<f32>, row: u32, n: u32, M: u32, N: u32, bias4: vec4<f32>) {
     v = p * activateGrad4(ACTIVATION, aux4(e, M * N));
   } else if (EPILOGUE == EPI_SGD) {
     v = c4(e, M * N) - params.lr * p;
+  } else if (EPILOGUE == EPI_ADD) {
+    v = c4(e, M * N) + p;
   } else {
     v = activate4(ACTIVATION, p + bias4);
   }

@@ -13,7 +13,7 @@
 //   params = {n, nParts, scale}.
 // Dispatch: partial (nParts, 1, 1) with nParts ≤ 256, grid-stride over n; finish (1, 1, 1);
 //   grad: one invocation per element, laid out as in activation.wgsl.
-// Needs activation_fns.wgsl. CPU twins: CpuBackend.mseLoss() and .mseGrad().
+// Needs activation_fns.wgsl. CPU twins: squaredErrorSum() and mseGradInto() in src/cpu/ops.ts.
 
 override WG: u32 = 256u;
 override ACTIVATION: u32 = 0u;

@@ -11,7 +11,7 @@
 //   shares one `hyper` block between all its tensors and rewrites it when the step or rate changes.
 //   Unused state bindings get dummies.
 // Dispatch: one invocation per element, laid out as in activation.wgsl.
-// CPU twins: CpuBackend.sgdUpdate() and the optimizers in src/cpu/trainer.ts.
+// CPU twin: optimizerStepInto() in src/cpu/ops.ts.
 
 override WG: u32 = 256u;
 override OPTIMIZER: u32 = 0u;

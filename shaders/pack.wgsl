@@ -7,7 +7,7 @@
 //   texture, width ≥ ceil(N/4) by height ≥ K texels (write-only storage texture), 2 params {K, N,
 //   width, height} (uniform).
 // Dispatch: (ceil(width / 64), height, 1), one invocation per texel.
-// CPU twin: none; the matmul it feeds is checked against matmulInto() in src/cpu/backend.ts.
+// CPU twin: none; the matmul it feeds is checked against matmulInto() in src/cpu/ops.ts.
 //
 // Branch-free like matmul.wgsl (SwiftShader runs both sides of a divergent branch): indices are clamped
 // into B and what lies outside opB(B) is zeroed with a select. ALIGNED (N % 4 == 0, plain form): a texel

@@ -14,7 +14,7 @@ export {
 } from './errors';
 export { Network } from './network';
 export type { EpochInfo, FitOptions, NetworkSpec, OptimizerSpec } from './spec';
-export type { LayerParams } from './trainer';
+export type { DataMode, FitPlan, FitPlanRequest, LayerParams } from './trainer';
 export type {
   Activation,
   Backend,

@@ -18,6 +18,8 @@ import {
 } from './spec';
 import {
   emptyState,
+  type FitPlan,
+  type FitPlanRequest,
   isTrainingBackend,
   type LayerParams,
   type OptimizerConfig,
@@ -26,7 +28,7 @@ import {
   type TrainingBackend,
 } from './trainer';
 import type { Activation, Backend } from './types';
-import { checkLearningRate, fail } from './validate';
+import { checkLearningRate, checkPositiveInt, fail } from './validate';
 
 /** Internal: each network's trainer, for the project's own tools (the benchmark). Not exported publicly. */
 const trainers = new WeakMap<Network, Trainer>();
@@ -119,7 +121,30 @@ export class Network {
     });
   }
 
-  async fit(x: Float32Array, y: Float32Array, options: FitOptions): Promise<{ loss: number[] }> {
+  /**
+   * What fit() would do for `samples` rows in batches of `batchSize`: where the training set would live
+   * (resident, sharded over several GPU buffers, or streamed from host memory), whether batches would run
+   * as micro-batches, and the memory it would take. Throws the backend's memory error when nothing fits.
+   */
+  planFit(request: FitPlanRequest): FitPlan {
+    const op = 'planFit';
+    const trainer = this.#live(op);
+    if (typeof request !== 'object' || request === null)
+      fail(op, 'request', request, 'expected { samples, batchSize }');
+    const samples = checkPositiveInt(op, 'request.samples', request.samples);
+    const batchSize = checkPositiveInt(op, 'request.batchSize', request.batchSize);
+    if (request.microBatchSize !== undefined) checkPositiveInt(op, 'request.microBatchSize', request.microBatchSize);
+    if (request.stream !== undefined && typeof request.stream !== 'boolean') {
+      fail(op, 'request.stream', request.stream, 'expected a boolean');
+    }
+    return trainer.planFit({ ...request, samples, batchSize });
+  }
+
+  /**
+   * Trains for `epochs` passes over x, y. Resolves to each epoch's mean training loss and the plan it
+   * followed (see planFit).
+   */
+  async fit(x: Float32Array, y: Float32Array, options: FitOptions): Promise<{ loss: number[]; plan: FitPlan }> {
     const op = 'fit';
     this.#live(op);
     const rows = checkBatch(op, x, y, this.inputSize, this.outputSize);
@@ -128,7 +153,9 @@ export class Network {
       const rng = o.shuffle ? mulberry32(o.seed ?? this.seed) : undefined;
       // The last state known to be good: divergence rolls back to it, device loss restarts from it.
       let good = this.#snapshot ?? (await this.#live(op).snapshot());
-      let session = this.#live(op).beginFit(x, y, rows);
+      const request = { samples: rows, batchSize: o.batchSize, microBatchSize: o.microBatchSize, stream: o.stream };
+      const plan = this.#live(op).planFit(request);
+      let session = this.#live(op).beginFit(x, y, rows, plan);
       const losses: number[] = [];
       const started = performance.now();
       let recoveries = 0;
@@ -153,7 +180,7 @@ export class Network {
               o.onRecover?.({ epoch, error: e });
               session.end();
               await this.#rebuild(good);
-              session = this.#live(op).beginFit(x, y, rows);
+              session = this.#live(op).beginFit(x, y, rows, this.#live(op).planFit(request));
             }
           }
           if (o.signal?.aborted && result.steps < Math.ceil(rows / o.batchSize)) {
@@ -179,7 +206,7 @@ export class Network {
       } finally {
         session.end();
       }
-      return { loss: losses };
+      return { loss: losses, plan };
     });
   }
 

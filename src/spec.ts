@@ -59,6 +59,17 @@ export interface FitOptions {
   maxRecoveries?: number;
   /** Told about each recovery from a lost device (fit also logs it with console.warn). */
   onRecover?: (info: { epoch: number; error: Error }) => void;
+  /**
+   * Gradient accumulation: run each batch as micro-batches of at most this many rows and sum their
+   * gradients before one update — the same update up to f32 summation order, on less memory. fit()
+   * also splits batches by itself when a batch's buffers exceed one binding or the memory budget.
+   */
+  microBatchSize?: number;
+  /**
+   * WebGPU: keep the training set in host memory and upload each batch as training goes, even where it
+   * would fit on the GPU (fit() streams by itself when the set is over the memory budget).
+   */
+  stream?: boolean;
 }
 
 const OP = 'Network';
@@ -179,6 +190,8 @@ export interface CheckedFitOptions {
   signal?: AbortSignal;
   maxRecoveries: number;
   onRecover?: FitOptions['onRecover'];
+  microBatchSize?: number;
+  stream: boolean;
 }
 
 export function checkFitOptions(op: string, options: unknown, rows: number): CheckedFitOptions {
@@ -202,5 +215,8 @@ export function checkFitOptions(op: string, options: unknown, rows: number): Che
   if (!Number.isInteger(maxRecoveries) || maxRecoveries < 0) {
     fail(op, 'options.maxRecoveries', maxRecoveries, 'expected an integer ≥ 0');
   }
-  return { ...o, epochs, batchSize, shuffle, maxRecoveries };
+  if (o.microBatchSize !== undefined) checkPositiveInt(op, 'options.microBatchSize', o.microBatchSize);
+  const stream = o.stream ?? false;
+  if (typeof stream !== 'boolean') fail(op, 'options.stream', stream, 'expected a boolean');
+  return { ...o, epochs, batchSize, shuffle, maxRecoveries, stream };
 }

@@ -61,6 +61,39 @@ export interface FitSession {
   end(): void;
 }
 
+/** Where fit() keeps the training set: whole in one buffer per tensor, in several, or on the host. */
+export type DataMode = 'resident' | 'sharded' | 'streamed';
+
+/** What fit() will do for a number of samples and a batch size, and the memory it will take. */
+export interface FitPlan {
+  /** resident: the training set in one buffer per tensor; sharded: in several (it is larger than one
+   * binding); streamed: it stays in host memory and each batch is uploaded as training goes. */
+  mode: DataMode;
+  samples: number;
+  batchSize: number;
+  /** Rows per forward/backward pass: the batch size, or less when batches are split and their gradients
+   * summed before one optimizer update (the same update, up to f32 summation order). */
+  microBatchSize: number;
+  /** Buffers per tensor of the training set: 1 resident, more when sharded, 0 streamed. */
+  shards: number;
+  /** Bytes: the parameters with their gradients and optimizer state, the per-batch buffers, the training
+   * set (or the upload ring when streamed), and their sum. */
+  bytes: { parameters: number; batch: number; data: number; total: number };
+  /** The limits it was planned against (Infinity where there is none). */
+  limits: { maxStorageBufferBindingSize: number; memoryBudget: number };
+  /** Why this mode and micro-batch size, in words. */
+  reason: string;
+}
+
+export interface FitPlanRequest {
+  samples: number;
+  batchSize: number;
+  /** Split each batch into micro-batches of at most this many rows (gradient accumulation). */
+  microBatchSize?: number;
+  /** Keep the training set in host memory and upload batch by batch even where it would fit. */
+  stream?: boolean;
+}
+
 /** GPU time of a training step's phases and the host-timed loss readback (benchmark only). */
 export interface PhaseTimes {
   forwardMs: number;
@@ -77,7 +110,10 @@ export interface Trainer {
   readonly hostResident: boolean;
   /** One update on one batch of `rows` rows; resolves to the batch's loss before the update. */
   trainStep(x: Float32Array, y: Float32Array, rows: number): Promise<number>;
-  beginFit(x: Float32Array, y: Float32Array, rows: number): FitSession;
+  /** What fit() will do and need; throws the backend's memory error when nothing fits. */
+  planFit(request: FitPlanRequest): FitPlan;
+  /** Holds the data set for one fit() that follows `plan` (from planFit for these rows). */
+  beginFit(x: Float32Array, y: Float32Array, rows: number, plan: FitPlan): FitSession;
   predict(x: Float32Array, rows: number): Promise<Float32Array>;
   /** Mean loss over all rows, no update. */
   evaluate(x: Float32Array, y: Float32Array, rows: number): Promise<number>;

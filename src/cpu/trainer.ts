@@ -4,6 +4,8 @@
 import {
   adamCorrections,
   type EpochResult,
+  type FitPlan,
+  type FitPlanRequest,
   type FitSession,
   type LayerParams,
   layerShapes,
@@ -139,6 +141,27 @@ export class CpuTrainer implements Trainer {
 
   async trainStep(x: Float32Array, y: Float32Array, rows: number): Promise<number> {
     return this.stepOn(x, y, rows) / (rows * this.outUnits);
+  }
+
+  /** Host memory holds the training set and the whole batch: always resident, batches whole. */
+  planFit({ samples, batchSize }: FitPlanRequest): FitPlan {
+    const batch = Math.min(batchSize, samples);
+    const floats = (n: number) => n * 4;
+    const slots = this.layers[0].w.state.length;
+    const parameters = this.layers.reduce((s, l) => s + floats((l.inSize + 1) * l.units * (2 + slots)), 0);
+    const widths = this.layers.reduce((s, l) => s + l.units, this.layers[0].inSize);
+    const batchBytes = floats(batch * widths * 2);
+    const data = floats(samples * (this.layers[0].inSize + this.outUnits));
+    return {
+      mode: 'resident',
+      samples,
+      batchSize: batch,
+      microBatchSize: batch,
+      shards: 1,
+      bytes: { parameters, batch: batchBytes, data, total: parameters + batchBytes + data },
+      limits: { maxStorageBufferBindingSize: Infinity, memoryBudget: Infinity },
+      reason: 'the CPU backend keeps the training set and each whole batch in host memory',
+    };
   }
 
   beginFit(x: Float32Array, y: Float32Array, rows: number): FitSession {

@@ -131,6 +131,13 @@ export class GpuContext {
     return this.#bytesInUse;
   }
 
+  /** Bytes held by these resources (those this context made and has not destroyed). */
+  bytesOf(resources: Iterable<GpuResource>): number {
+    let sum = 0;
+    for (const r of resources) sum += this.#sizes.get(r) ?? 0;
+    return sum;
+  }
+
   /**
    * Checks, before anything is allocated, that each buffer fits one binding and that all of them fit
    * the memory budget; throws GpuMemoryError with the numbers otherwise. `what` names the caller.
@@ -145,13 +152,14 @@ export class GpuContext {
         );
       }
     }
-    this.#checkBudget(
+    this.checkBudget(
       what,
       buffers.reduce((sum, b) => sum + paddedBytes(b.count), 0),
     );
   }
 
-  #checkBudget(what: string, bytes: number): void {
+  /** Throws GpuMemoryError when `bytes` more would take this context over its memoryBudget. */
+  checkBudget(what: string, bytes: number): void {
     if (this.#bytesInUse + bytes > this.memoryBudget) {
       throw new GpuMemoryError(
         `${what}: needs ${MiB(bytes)} of GPU memory on top of the ${MiB(this.#bytesInUse)} in use, over the ` +
@@ -244,7 +252,7 @@ export class GpuContext {
    */
   texture(label: string, width: number, height: number): GPUTexture {
     const bytes = width * height * 16;
-    this.#checkBudget(label, bytes);
+    this.checkBudget(label, bytes);
     const texture = this.#allocate(label, bytes, () =>
       this.device.createTexture({
         label,

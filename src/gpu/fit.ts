@@ -1,11 +1,12 @@
-// One fit() call on WebGPU: the training set is uploaded once and kept on the GPU; each step gathers its
-// shuffled batch there (gather.wgsl), so a step uploads nothing but the batch offset. Steps are
-// submitted ahead, at most MAX_STEPS_IN_FLIGHT at a time; the epoch's summed loss and a snapshot of the
-// parameters are read back together, once per epoch.
+// One fit() call on WebGPU, following its FitPlan (fitplan.ts): the training set held as the plan says
+// (data.ts), each batch run whole or as micro-batches whose gradients are summed, one command encoder
+// and one submit per batch. Steps are submitted ahead, at most MAX_STEPS_IN_FLIGHT at a time; the
+// epoch's summed loss and a snapshot of the parameters are read back together, once per epoch.
 import type { EpochResult, FitSession, Snapshot } from '../trainer';
 import type { GpuContext } from './context';
-import type { Dispatch } from './dispatch';
-import { gatherDispatch } from './kernels/gather';
+import { type DataSource, type MicroBatch, ResidentData, StreamedData } from './data';
+import { type Dispatch, encodeDispatch } from './dispatch';
+import type { GpuFitPlan } from './fitplan';
 import type { ParamBuffers } from './params';
 import type { Plan } from './plan';
 import type { Workspace } from './workspace';
@@ -16,11 +17,14 @@ export interface StepHost {
   readonly params: ParamBuffers;
   readonly inSize: number;
   readonly outUnits: number;
-  /** A training workspace holding `rows` rows, with the plans for each of `batchRows` tuned first. */
-  prepare(training: boolean, rows: number, batchRows: number[]): Promise<Workspace>;
-  plan(ws: Workspace, rows: number): Plan;
-  /** Records one step: [gather,] forward, loss (`loss`: accumulate or mean), backward, update: one pass. */
-  encodeStep(encoder: GPUCommandEncoder, plan: Plan, loss: Dispatch, gather?: Dispatch[]): void;
+  /** A training workspace holding `rows` rows, with the plans for each of `plans` tuned first. */
+  prepare(training: boolean, rows: number, plans: PlanKey[]): Promise<Workspace>;
+  /** The plan for `rows` rows of a batch of `batchRows` (`add`: a micro-batch after the batch's first). */
+  plan(ws: Workspace, key: PlanKey): Plan;
+  /** Records a micro-batch's forward, loss (`loss`: accumulate or mean) and backward into a pass. */
+  encodeMicro(pass: GPUComputePassEncoder, plan: Plan, loss: Dispatch): void;
+  /** Records the optimizer update into a pass. */
+  encodeUpdate(pass: GPUComputePassEncoder): void;
   /** Writes the optimizer's per-step values, submits `encoder` and counts the step. */
   submitStep(encoder: GPUCommandEncoder): void;
   readStaging(staging: GPUBuffer, count: number): Promise<Float32Array>;
@@ -29,18 +33,38 @@ export interface StepHost {
   free(resources: Iterable<GPUBuffer>): void;
 }
 
+export interface PlanKey {
+  rows: number;
+  batchRows: number;
+  add: boolean;
+}
+
 /** Steps submitted ahead of the GPU before fit() waits: keeps the queue fed but bounded. */
 const MAX_STEPS_IN_FLIGHT = 4;
 
+/** The micro-batches of a batch of n rows: `size` rows each, the last one what is left. */
+export function microBatches(n: number, size: number): MicroBatch[] {
+  return Array.from({ length: Math.ceil(n / size) }, (_, j) => ({
+    first: j * size,
+    rows: Math.min(size, n - j * size),
+  }));
+}
+
+/** The plans the batches of an epoch use: every micro-batch size of a whole batch and of the last one. */
+function epochPlans(rows: number, batchSize: number, micro: number): PlanKey[] {
+  const keys = new Map<string, PlanKey>();
+  for (const n of new Set([Math.min(batchSize, rows), rows % batchSize || batchSize])) {
+    for (const m of microBatches(n, micro)) {
+      const key = { rows: m.rows, batchRows: n, add: m.first > 0 };
+      keys.set(JSON.stringify(key), key);
+    }
+  }
+  return [...keys.values()];
+}
+
 export class GpuFitSession implements FitSession {
-  private readonly made: GPUBuffer[];
-  private readonly dataX: GPUBuffer;
-  private readonly dataY: GPUBuffer;
-  private readonly order: GPUBuffer;
-  private readonly offset: GPUBuffer;
+  private readonly data: DataSource;
   private readonly staging: GPUBuffer;
-  /** Gather dispatches per batch size, into the current workspace. */
-  private readonly gathers = new Map<number, Dispatch[]>();
   private workspace?: Workspace;
 
   constructor(
@@ -48,60 +72,37 @@ export class GpuFitSession implements FitSession {
     x: Float32Array,
     y: Float32Array,
     private readonly rows: number,
+    private readonly fitPlan: GpuFitPlan,
   ) {
     const { ctx, inSize, outUnits } = host;
-    [this.dataX, this.dataY, this.order] = ctx.allocate('fit: the training set', [
-      { label: 'fit.x', count: rows * inSize, data: x },
-      { label: 'fit.y', count: rows * outUnits, data: y },
-      { label: 'fit.order', count: rows },
-    ]);
-    this.made = [this.dataX, this.dataY, this.order];
+    const widths = { x: inSize, y: outUnits };
+    this.data =
+      fitPlan.mode === 'streamed'
+        ? new StreamedData(ctx, x, y, widths, fitPlan)
+        : new ResidentData(ctx, x, y, rows, widths, fitPlan);
     try {
-      const keep = (b: GPUBuffer) => {
-        this.made.push(b);
-        return b;
-      };
-      this.offset = keep(ctx.uniform('fit.batchOffset', new ArrayBuffer(16)));
       // One readback per epoch brings the summed loss and the snapshot (weights and optimizer state).
       const bytes = 16 + host.params.snapshotFloats * 4;
-      this.staging = keep(
-        ctx.createBuffer('fit.epoch.readback', bytes, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST),
-      );
+      const usage = GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST;
+      this.staging = ctx.createBuffer('fit.epoch.readback', bytes, usage);
     } catch (e) {
-      for (const b of this.made) ctx.release(b);
+      for (const b of this.data.owned) ctx.release(b);
       throw e;
     }
-    for (const b of this.made) host.own(b);
+    for (const b of [...this.data.owned, this.staging]) host.own(b);
   }
 
-  private gatherFor(ws: Workspace, n: number): Dispatch[] {
-    let g = this.gathers.get(n);
-    if (!g) {
-      const { ctx, inSize, outUnits } = this.host;
-      g = [
-        gatherDispatch(ctx, 'fit.gather.x', this.dataX, this.order, ws.acts[0], this.offset, n, inSize),
-        gatherDispatch(ctx, 'fit.gather.y', this.dataY, this.order, ws.target, this.offset, n, outUnits),
-      ];
-      for (const d of g) this.made.push(this.host.own(d.uniform));
-      this.gathers.set(n, g);
-    }
-    return g;
-  }
-
-  async runEpoch(perm: Uint32Array, batchSize: number, shouldStop: () => boolean): Promise<EpochResult> {
-    const { host, rows } = this;
+  async runEpoch(order: Uint32Array, batchSize: number, shouldStop: () => boolean): Promise<EpochResult> {
+    const { host, rows, data } = this;
     const { ctx } = host;
-    const batch = Math.min(batchSize, rows);
-    const ws = await host.prepare(true, batch, rows % batchSize ? [batch, rows % batchSize] : [batch]);
+    const micro = Math.min(this.fitPlan.microBatchSize, batchSize);
+    const ws = await host.prepare(true, micro, epochPlans(rows, batchSize, micro));
     if (ws !== this.workspace) {
-      // A new workspace means new batch buffers: the gathers must write into them.
-      const uniforms = [...this.gathers.values()].flat().map((d) => d.uniform);
-      host.free(uniforms);
-      this.made.splice(0, this.made.length, ...this.made.filter((b) => !uniforms.includes(b)));
-      this.gathers.clear();
+      // A new workspace means new batch buffers: what wrote into the old one must be recorded again.
+      host.free(data.forget());
       this.workspace = ws;
     }
-    ctx.device.queue.writeBuffer(this.order, 0, perm.buffer, perm.byteOffset, perm.byteLength);
+    data.beginEpoch(order);
     const inFlight: Promise<undefined>[] = [];
     let steps = 0;
     let seen = 0;
@@ -112,11 +113,32 @@ export class GpuFitSession implements FitSession {
       if (shouldStop()) break;
       if (ctx.lost) throw ctx.lost; // submits to a lost device are silently dropped: stop at once
       const n = Math.min(batchSize, rows - start);
-      const plan = host.plan(ws, n);
-      ctx.device.queue.writeBuffer(this.offset, 0, Uint32Array.of(start));
+      const parts = microBatches(n, micro);
+      const plans = parts.map((m) => host.plan(ws, { rows: m.rows, batchRows: n, add: m.first > 0 }));
+      const { gathers, copies } = await data.step(ws, start, n, parts);
       const encoder = ctx.device.createCommandEncoder({ label: 'fit.step' });
-      host.encodeStep(encoder, plan, plan.lossAccumulate, this.gatherFor(ws, n));
+      if (copies) {
+        // Each micro-batch's rows are copied in before its own pass; the update gets a pass of its own.
+        plans.forEach((plan, j) => {
+          copies[j](encoder);
+          const pass = encoder.beginComputePass({ label: `fit.step.micro${j}` });
+          host.encodeMicro(pass, plan, plan.lossAccumulate);
+          pass.end();
+        });
+        const pass = encoder.beginComputePass({ label: 'fit.step.update' });
+        host.encodeUpdate(pass);
+        pass.end();
+      } else {
+        const pass = encoder.beginComputePass({ label: 'fit.step' });
+        plans.forEach((plan, j) => {
+          for (const d of gathers?.[j] ?? []) encodeDispatch(pass, d);
+          host.encodeMicro(pass, plan, plan.lossAccumulate);
+        });
+        host.encodeUpdate(pass);
+        pass.end();
+      }
       host.submitStep(encoder);
+      data.submitted();
       steps++;
       seen += n;
       // Not a readback: waits only for a step submitted MAX_STEPS_IN_FLIGHT steps ago, so the GPU
@@ -128,13 +150,13 @@ export class GpuFitSession implements FitSession {
     copy.copyBufferToBuffer(ws.accumulator, 0, this.staging, 0, 16);
     host.params.copySnapshot(copy, this.staging, 16);
     ctx.device.queue.submit([copy.finish()]);
-    const data = await host.readStaging(this.staging, 4 + host.params.snapshotFloats);
-    const loss = seen === 0 ? NaN : data[0] / (seen * host.outUnits);
-    return { loss, steps, snapshot: host.snapshotAfter(data, 4) };
+    const values = await host.readStaging(this.staging, 4 + host.params.snapshotFloats);
+    const loss = seen === 0 ? NaN : values[0] / (seen * host.outUnits);
+    return { loss, steps, snapshot: host.snapshotAfter(values, 4) };
   }
 
   end(): void {
-    this.host.free(this.made);
-    this.made.length = 0;
+    this.host.free([...this.data.owned, this.staging]);
+    this.data.owned.length = 0;
   }
 }

@@ -110,6 +110,29 @@ export class ParamBuffers {
     }));
   }
 
+  /** Bytes of the dW buffers the blocks do not have (SGD fuses its step into the dW matmul instead). */
+  get missingWeightGradBytes(): number {
+    const missing = this.layers.flatMap((l) =>
+      l.blocks.filter((b) => !b.dw).map((b) => paddedBytes(l.inSize * b.cols)),
+    );
+    return missing.reduce((s, b) => s + b, 0);
+  }
+
+  /**
+   * Gives every block a dW buffer (gradients summed over micro-batches need one even with SGD). Returns
+   * the buffers made, none if every block had one.
+   */
+  addWeightGrads(): GPUBuffer[] {
+    const blocks = this.layers.flatMap((l) => l.blocks.filter((b) => !b.dw).map((b) => ({ l, b })));
+    const specs = blocks.map(({ l, b }) => ({ label: `${b.w.label}.grad`, count: l.inSize * b.cols }));
+    const made = this.ctx.allocate('fit: gradients summed over micro-batches', specs);
+    blocks.forEach(({ b }, i) => {
+      b.dw = made[i];
+    });
+    this.buffers.push(...made);
+    return made;
+  }
+
   /** A layer's tensors in snapshot order: W, b, then the optimizer state of W, then that of b. */
   private tensors(l: GpuLayer): Tensor[] {
     const k = l.blocks[0].state.w.length;

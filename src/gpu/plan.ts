@@ -35,6 +35,13 @@ export interface PlanInputs {
   rows: number;
   /** The learning rate when SGD is fused into the dW matmuls (the parameters then have no dW). */
   sgdRate?: number;
+  /**
+   * The batch these rows are a micro-batch of (rows itself when batches run whole): the loss and its
+   * gradient are means over the whole batch.
+   */
+  batchRows: number;
+  /** Add this micro-batch's gradients and loss to those of the batch's earlier ones instead of storing them. */
+  add: boolean;
   /** Where a training step's mean loss goes. */
   stepLoss: GPUBuffer;
 }
@@ -94,18 +101,20 @@ export function buildPlan(inputs: PlanInputs): Plan {
     });
     const L = layers.length;
     const outCount = rows * layers[L - 1].units;
+    const batchCount = inputs.batchRows * layers[L - 1].units;
     const lossPartial = loss.add(msePartialDispatch(ctx, 'loss.partial', ws.acts[L], ws.target, ws.parts, outCount));
     const lossAccumulate = loss.add(
       mseFinishDispatch(ctx, 'loss.accumulate', ws.parts, ws.accumulator, outCount, 1, true),
     );
     let lossMean: Recording | undefined;
     if (ws.training) {
-      lossMean = loss.add(
-        mseFinishDispatch(ctx, 'loss.mean', ws.parts, inputs.stepLoss, outCount, 1 / outCount, false),
-      );
-      // dZ_L = 2 (A_L − Y) / (rows · units) ⊙ f'(A_L): the loss gradient fused with the activation's.
-      const last = layers[L - 1];
-      backward.add(mseGradDispatch(ctx, 'loss.grad', ws.acts[L], ws.target, ws.dz[L - 1], outCount, last.activation));
+      // The batch's mean loss (a micro-batch's share of it, added to the earlier ones').
+      const mean = mseFinishDispatch(ctx, 'loss.mean', ws.parts, inputs.stepLoss, outCount, 1 / batchCount, inputs.add);
+      lossMean = loss.add(mean);
+      // dZ_L = 2 (A_L − Y) / (batch · units) ⊙ f'(A_L): the loss gradient fused with the activation's.
+      const { activation } = layers[L - 1];
+      const [aL, dzL] = [ws.acts[L], ws.dz[L - 1]];
+      backward.add(mseGradDispatch(ctx, 'loss.grad', aL, ws.target, dzL, outCount, activation, batchCount));
       for (let l = L - 1; l >= 0; l--) {
         const prev = l > 0 ? layers[l - 1] : undefined;
         if (layers[l].blocks.length === 1) backwardLayer(backward, inputs, layers[l], prev, l, sgdMatmuls);
@@ -172,10 +181,13 @@ function backwardLayer(
     });
   }
   weightGrad(rec, inputs, { w, dw }, ws.acts[l], dz, inSize, layer.units, sgdMatmuls);
-  rec.add(biasGradDispatch(ctx, `${b.label}.grad`, dz, db, rows, units));
+  rec.add(biasGradDispatch(ctx, `${b.label}.grad`, dz, db, rows, units, inputs.add));
 }
 
-/** dW = A_prevᵀ · dZ into dw; without dw, the SGD step W −= lr · A_prevᵀ · dZ in the matmul's store. */
+/**
+ * dW = A_prevᵀ · dZ into dw (added to it for a micro-batch after the first); without dw, the SGD step
+ * W −= lr · A_prevᵀ · dZ in the matmul's store.
+ */
 function weightGrad(
   rec: Recorder,
   inputs: PlanInputs,
@@ -187,7 +199,8 @@ function weightGrad(
   sgdMatmuls: Recording[],
 ): void {
   const shape = { a: aPrev, b: dz, m: inSize, k: inputs.rows, n: cols, transposeA: true };
-  if (dw) rec.matmul(`${w.label}.grad`, { ...shape, c: dw });
+  if (dw) rec.matmul(`${w.label}.grad`, { ...shape, c: dw, add: inputs.add || undefined });
+  else if (inputs.add) throw new Error(`${w.label}: a micro-batch needs dW buffers (addWeightGrads)`);
   else sgdMatmuls.push(rec.matmul(`${w.label}.sgd`, { ...shape, c: w, sgdRate: inputs.sgdRate ?? 0 }));
 }
 
@@ -233,7 +246,7 @@ function backwardSplitLayer(
       }
     }
     weightGrad(rec, inputs, { w, dw }, ws.acts[l], s.blockDz, inSize, cols, sgdMatmuls);
-    rec.add(biasGradDispatch(ctx, `${b.label}.grad`, s.blockDz, db, rows, cols));
+    rec.add(biasGradDispatch(ctx, `${b.label}.grad`, s.blockDz, db, rows, cols, inputs.add));
   });
   if (prev) {
     const n = rows * inSize;

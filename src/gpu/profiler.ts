@@ -20,8 +20,9 @@ export async function profileStep(
   const { ctx } = host;
   const device = ctx.device;
   if (!device.features.has('timestamp-query')) return undefined;
-  const ws = await host.prepare(true, rows, [rows]);
-  const plan = host.plan(ws, rows);
+  const key = { rows, batchRows: rows, add: false };
+  const ws = await host.prepare(true, rows, [key]);
+  const plan = host.plan(ws, key);
   device.queue.writeBuffer(ws.acts[0], 0, x.buffer, x.byteOffset, x.byteLength);
   device.queue.writeBuffer(ws.target, 0, y.buffer, y.byteOffset, y.byteLength);
   const querySet = device.createQuerySet({ label: 'profile.timestamps', type: 'timestamp', count: 6 });

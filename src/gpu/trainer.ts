@@ -1,11 +1,13 @@
 // GpuTrainer: the Trainer of the WebGPU backend. It orchestrates: the parameters (params.ts) are made
 // with the network; workspaces (workspace.ts) and their plans (plan.ts) once per batch size; a fit()
-// data set once per call (fit.ts). A step is then one command encoder with one compute pass — gather,
-// forward, loss, backward, update — and one submit. The only values written per step are two tiny
-// uniforms (the batch offset, and Adam's bias corrections). Nothing is read back inside fit() except
-// the epoch's summed loss, once per epoch.
+// data set once per call (fit.ts, data.ts, as fitplan.ts decides). A step is then one command encoder
+// — gather, forward, loss, backward (per micro-batch), update — and one submit. The only values written
+// per step are tiny uniforms (the batch offset, and Adam's bias corrections). Nothing is read back
+// inside fit() except the epoch's summed loss, once per epoch.
 import {
   adamCorrections,
+  type FitPlan,
+  type FitPlanRequest,
   type FitSession,
   type LayerParams,
   type OptimizerConfig,
@@ -17,8 +19,10 @@ import {
 } from '../trainer';
 import type { MatmulTuner } from './autotune';
 import type { GpuContext } from './context';
-import { type Dispatch, encodeDispatch, type GpuResource, paddedBytes } from './dispatch';
-import { GpuFitSession, type StepHost } from './fit';
+import { type Dispatch, encodeDispatch, type GpuResource } from './dispatch';
+import { GpuFitSession, type PlanKey, type StepHost } from './fit';
+import { type GpuFitContext, type GpuFitPlan, planGpuFit, wholeBatchFits } from './fitplan';
+import { evaluate, type InferenceHost, predict } from './infer';
 import { type MatmulShape, writeMatmulRate } from './kernels/matmul_args';
 import { hyperWords, optimizerDispatch } from './kernels/optimizer';
 import { type GpuLayer, ParamBuffers } from './params';
@@ -26,18 +30,20 @@ import { buildPlan, type Plan, planMatmuls } from './plan';
 import { profileStep } from './profiler';
 import { makeWorkspace, type Workspace } from './workspace';
 
-/** Rows per predict()/evaluate() chunk. */
-const INFER_CHUNK = 4096;
+const planId = (key: PlanKey) => `${key.rows}/${key.batchRows}${key.add ? '+' : ''}`;
 
-export class GpuTrainer implements Trainer, StepHost {
+/** 0, 1, …, n − 1: the order of a single batch taken as it is. */
+const identity = (n: number) => Uint32Array.from({ length: n }, (_, i) => i);
+
+export class GpuTrainer implements Trainer, StepHost, InferenceHost {
   readonly hostResident = false;
   readonly params: ParamBuffers;
   private readonly owned = new Set<GpuResource>();
   private readonly hyper: GPUBuffer;
   private readonly stepLoss: GPUBuffer;
   private readonly lossStaging: GPUBuffer;
-  private readonly update: Dispatch[] = [];
-  private readonly plans = new Map<Workspace, Map<number, Plan>>();
+  private update: Dispatch[] = [];
+  private readonly plans = new Map<Workspace, Map<string, Plan>>();
   private optimizer: OptimizerConfig;
   private step = 0;
   private hyperDirty = true;
@@ -51,28 +57,14 @@ export class GpuTrainer implements Trainer, StepHost {
   ) {
     this.optimizer = { ...spec.optimizer };
     // SGD: W_j −= lr · A_prevᵀ · dZ_j in the dW matmul's store, so no dW buffer and no weight-update pass.
-    const fusedSgd = spec.optimizer.type === 'sgd';
-    this.params = new ParamBuffers(ctx, spec, fusedSgd);
+    this.params = new ParamBuffers(ctx, spec, spec.optimizer.type === 'sgd');
     for (const b of this.params.buffers) this.owned.add(b);
     try {
       this.hyper = this.own(ctx.uniform('optimizer.hyper', hyperWords(this.hyperValues()).buffer as ArrayBuffer));
       [this.stepLoss] = ctx.allocate('Network', [{ label: 'loss.step', count: 1 }]).map((b) => this.own(b));
       const usage = GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST;
       this.lossStaging = this.own(ctx.createBuffer('loss.readback', 16, usage));
-      const kind = this.optimizer.type;
-      for (const layer of this.params.layers) {
-        for (const block of layer.blocks) {
-          const { w, dw, b, db, state } = block;
-          if (dw) {
-            const n = layer.inSize * block.cols;
-            this.update.push(optimizerDispatch(ctx, `${w.label}.update`, kind, w, dw, n, this.hyper, ...state.w));
-          }
-          this.update.push(
-            optimizerDispatch(ctx, `${b.label}.update`, kind, b, db, block.cols, this.hyper, ...state.b),
-          );
-        }
-      }
-      for (const d of this.update) this.own(d.uniform);
+      this.buildUpdate();
     } catch (e) {
       this.destroy(); // never leave a half-built network behind
       throw e;
@@ -91,7 +83,7 @@ export class GpuTrainer implements Trainer, StepHost {
     }
   }
 
-  private get layers(): GpuLayer[] {
+  get layers(): GpuLayer[] {
     return this.params.layers;
   }
 
@@ -103,6 +95,19 @@ export class GpuTrainer implements Trainer, StepHost {
     return this.layers[this.layers.length - 1].units;
   }
 
+  /** Bytes of a workspace and the plans recorded over it. */
+  private workspaceBytes(ws: Workspace | undefined): number {
+    if (!ws) return 0;
+    const plans = [...(this.plans.get(ws)?.values() ?? [])];
+    return this.ctx.bytesOf([...ws.buffers, ...plans.flatMap((p) => p.resources)]);
+  }
+
+  get inferenceBytes(): number {
+    return this.workspaceBytes(this.infer);
+  }
+
+  // ---- the optimizer ------------------------------------------------------------------------------
+
   private hyperValues() {
     const o = this.optimizer;
     const { c1, c2 } = adamCorrections(o, this.step + 1);
@@ -113,24 +118,55 @@ export class GpuTrainer implements Trainer, StepHost {
     return { learningRate: o.learningRate };
   }
 
-  // ---- workspaces and plans (StepHost) ------------------------------------------------------------
+  /** The optimizer's update dispatches: every bias, and every weight block that has a dW buffer. */
+  private buildUpdate(): void {
+    this.free(this.update.map((d) => d.uniform));
+    const { ctx, hyper } = this;
+    const kind = this.optimizer.type;
+    this.update = this.layers.flatMap((layer) =>
+      layer.blocks.flatMap(({ w, dw, b, db, state, cols }) => [
+        ...(dw
+          ? [optimizerDispatch(ctx, `${w.label}.update`, kind, w, dw, layer.inSize * cols, hyper, ...state.w)]
+          : []),
+        optimizerDispatch(ctx, `${b.label}.update`, kind, b, db, cols, hyper, ...state.b),
+      ]),
+    );
+    for (const d of this.update) this.own(d.uniform);
+  }
 
-  async prepare(training: boolean, rows: number, batchRows: number[]): Promise<Workspace> {
+  /**
+   * Gives every weight block a dW buffer, for gradients summed over micro-batches. With SGD the plans
+   * recorded so far fused the step into the dW matmul instead, so they are dropped and recorded again.
+   */
+  private addWeightGrads(): void {
+    const made = this.params.addWeightGrads();
+    if (made.length === 0) return;
+    for (const b of made) this.own(b);
+    for (const plans of this.plans.values()) {
+      for (const plan of plans.values()) this.free(plan.resources);
+      plans.clear();
+    }
+    this.buildUpdate();
+  }
+
+  // ---- workspaces and plans (StepHost, InferenceHost) ------------------------------------------------
+
+  async prepare(training: boolean, rows: number, keys: PlanKey[]): Promise<Workspace> {
     const current = training ? this.train : this.infer;
     let ws = current;
     if (!ws || ws.capacity < rows) {
       // A bigger batch replaces the workspace, and its plans with it.
+      if (current) this.dropWorkspace(current);
       ws = makeWorkspace(this.ctx, this.layers, training, rows);
       this.plans.set(ws, new Map());
       for (const b of ws.buffers) this.own(b);
-      if (current) this.dropWorkspace(current);
       if (training) this.train = ws;
       else this.infer = ws;
     }
     // Lets the tuner pick variants for the plans' matmuls before they are recorded (first use only).
-    for (const n of batchRows) {
-      if (this.plans.get(ws)?.has(n)) continue;
-      for (const shape of planMatmuls(this.layers, n, training)) await this.tuner.tune(shape);
+    for (const key of keys) {
+      if (this.plans.get(ws)?.has(planId(key))) continue;
+      for (const shape of planMatmuls(this.layers, key.rows, training)) await this.tuner.tune(shape);
     }
     await this.ctx.checkAllocations();
     return ws;
@@ -140,28 +176,30 @@ export class GpuTrainer implements Trainer, StepHost {
     for (const plan of this.plans.get(ws)?.values() ?? []) this.free(plan.resources);
     this.plans.delete(ws);
     this.free(ws.buffers);
+    if (ws === this.train) this.train = undefined;
+    if (ws === this.infer) this.infer = undefined;
   }
 
-  plan(ws: Workspace, rows: number): Plan {
-    const plans = this.plans.get(ws) as Map<number, Plan>;
-    let plan = plans.get(rows);
+  plan(ws: Workspace, key: PlanKey): Plan {
+    const plans = this.plans.get(ws) as Map<string, Plan>;
+    let plan = plans.get(planId(key));
     if (!plan) {
       const { ctx, layers, stepLoss } = this;
       const tileFor = (shape: MatmulShape) => this.tuner.tileFor(shape);
       const sgdRate = this.optimizer.type === 'sgd' ? this.optimizer.learningRate : undefined;
-      plan = buildPlan({ ctx, tileFor, layers, ws, rows, sgdRate, stepLoss });
+      plan = buildPlan({ ctx, tileFor, layers, ws, ...key, sgdRate, stepLoss });
       for (const r of plan.resources) this.own(r);
-      plans.set(rows, plan);
+      plans.set(planId(key), plan);
     }
     return plan;
   }
 
-  encodeStep(encoder: GPUCommandEncoder, plan: Plan, loss: Dispatch, gather: Dispatch[] = []): void {
-    const pass = encoder.beginComputePass({ label: 'train.step' });
-    for (const d of [...gather, ...plan.forward, plan.lossPartial, loss, ...plan.backward, ...this.update]) {
-      encodeDispatch(pass, d);
-    }
-    pass.end();
+  encodeMicro(pass: GPUComputePassEncoder, plan: Plan, loss: Dispatch): void {
+    for (const d of [...plan.forward, plan.lossPartial, loss, ...plan.backward]) encodeDispatch(pass, d);
+  }
+
+  encodeUpdate(pass: GPUComputePassEncoder): void {
+    for (const d of this.update) encodeDispatch(pass, d);
   }
 
   submitStep(encoder: GPUCommandEncoder): void {
@@ -170,11 +208,8 @@ export class GpuTrainer implements Trainer, StepHost {
     if (this.hyperDirty || this.optimizer.type === 'adam') {
       this.ctx.device.queue.writeBuffer(this.hyper, 0, hyperWords(this.hyperValues()));
       if (this.optimizer.type === 'sgd') {
-        for (const plans of this.plans.values()) {
-          for (const plan of plans.values()) {
-            for (const r of plan.sgdMatmuls) writeMatmulRate(this.ctx, r, this.optimizer.learningRate);
-          }
-        }
+        const plans = [...this.plans.values()].flatMap((p) => [...p.values()]);
+        for (const r of plans.flatMap((p) => p.sgdMatmuls)) writeMatmulRate(this.ctx, r, this.optimizer.learningRate);
       }
       this.hyperDirty = false;
     }
@@ -199,96 +234,96 @@ export class GpuTrainer implements Trainer, StepHost {
     return this.params.decodeSnapshot(data, offset, this.step);
   }
 
-  private write(buffer: GPUBuffer, data: Float32Array): void {
-    this.ctx.device.queue.writeBuffer(buffer, 0, data.buffer, data.byteOffset, data.byteLength);
-  }
-
-  // ---- Trainer ------------------------------------------------------------------------------------
+  // ---- Trainer --------------------------------------------------------------------------------------
 
   async trainStep(x: Float32Array, y: Float32Array, rows: number): Promise<number> {
-    const ws = await this.prepare(true, rows, [rows]);
-    const plan = this.plan(ws, rows);
-    this.write(ws.acts[0], x);
-    this.write(ws.target, y);
+    const split = this.splitPlan(rows);
+    if (split) {
+      // A batch over one binding or the budget: one step of a fit over this batch alone, in micro-batches.
+      const session = this.beginFit(x, y, rows, split);
+      try {
+        return (await session.runEpoch(identity(rows), rows, () => false)).loss;
+      } finally {
+        session.end();
+      }
+    }
+    const key = { rows, batchRows: rows, add: false };
+    const ws = await this.prepare(true, rows, [key]);
+    const plan = this.plan(ws, key);
+    const { queue } = this.ctx.device;
+    queue.writeBuffer(ws.acts[0], 0, x.buffer, x.byteOffset, x.byteLength);
+    queue.writeBuffer(ws.target, 0, y.buffer, y.byteOffset, y.byteLength);
     const encoder = this.ctx.device.createCommandEncoder({ label: 'trainStep' });
-    this.encodeStep(encoder, plan, plan.lossMean as Dispatch);
+    const pass = encoder.beginComputePass({ label: 'trainStep' });
+    this.encodeMicro(pass, plan, plan.lossMean as Dispatch);
+    this.encodeUpdate(pass);
+    pass.end();
     encoder.copyBufferToBuffer(this.stepLoss, 0, this.lossStaging, 0, 16);
     this.submitStep(encoder);
     return (await this.readStaging(this.lossStaging, 1))[0];
   }
 
-  beginFit(x: Float32Array, y: Float32Array, rows: number): FitSession {
-    return new GpuFitSession(this, x, y, rows);
+  /** The plan of a batch of `rows` rows that must run as micro-batches; undefined when it runs whole. */
+  private splitPlan(rows: number): GpuFitPlan | undefined {
+    if (wholeBatchFits(this.fitContext(), rows)) return undefined;
+    try {
+      return this.planFit({ samples: rows, batchSize: rows });
+    } catch {
+      return undefined; // nothing fits: the allocation itself says so, with the buffer that failed
+    }
+  }
+
+  private fitContext(): GpuFitContext {
+    const { ctx, params } = this;
+    const parameterBytes = ctx.bytesOf(params.buffers);
+    return {
+      layers: this.layers,
+      parameterBytes,
+      missingWeightGradBytes: params.missingWeightGradBytes,
+      bindingLimit: ctx.bindingLimit,
+      maxBufferSize: ctx.limits.maxBufferSize,
+      memoryBudget: ctx.memoryBudget,
+      // The training workspace and its plans are replaced by the fit's; everything else stays.
+      otherBytes: ctx.bytesInUse - this.workspaceBytes(this.train) - parameterBytes,
+    };
+  }
+
+  /** What fit() will do with these sizes on this device, against its binding limit and memory budget. */
+  planFit(request: FitPlanRequest): GpuFitPlan {
+    return planGpuFit(this.fitContext(), request);
+  }
+
+  beginFit(x: Float32Array, y: Float32Array, rows: number, plan: FitPlan): FitSession {
+    if (plan.microBatchSize < plan.batchSize) this.addWeightGrads();
+    // A workspace bigger than the plan's micro-batch would hold memory the plan did not count.
+    if (this.train && this.train.capacity > plan.microBatchSize) this.dropWorkspace(this.train);
+    return new GpuFitSession(this, x, y, rows, plan as GpuFitPlan);
   }
 
   profileStep(x: Float32Array, y: Float32Array, rows: number): Promise<PhaseTimes | undefined> {
     return profileStep(this, this.update, this.stepLoss, x, y, rows);
   }
 
-  /**
-   * The forward pass over `rows` rows in chunks on the inference workspace (and the loss when y is
-   * given); `after` may add commands to each chunk's encoder.
-   */
-  private async forwardChunks(
-    x: Float32Array,
-    rows: number,
-    y: Float32Array | undefined,
-    after: (encoder: GPUCommandEncoder, ws: Workspace, start: number, n: number) => void,
-  ): Promise<void> {
-    const chunk = Math.min(rows, INFER_CHUNK);
-    const ws = await this.prepare(false, chunk, rows % chunk ? [chunk, rows % chunk] : [chunk]);
-    const { inSize, outUnits: out } = this;
-    for (let start = 0; start < rows; start += chunk) {
-      const n = Math.min(chunk, rows - start);
-      const plan = this.plan(ws, n);
-      this.write(ws.acts[0], x.subarray(start * inSize, (start + n) * inSize));
-      if (y) this.write(ws.target, y.subarray(start * out, (start + n) * out));
-      const encoder = this.ctx.device.createCommandEncoder({ label: 'infer.chunk' });
-      if (y && start === 0) encoder.clearBuffer(ws.accumulator);
-      const pass = encoder.beginComputePass({ label: 'infer.forward' });
-      for (const d of [...plan.forward, ...(y ? [plan.lossPartial, plan.lossAccumulate] : [])]) encodeDispatch(pass, d);
-      pass.end();
-      after(encoder, ws, start, n);
-      this.ctx.device.queue.submit([encoder.finish()]);
-    }
+  predict(x: Float32Array, rows: number): Promise<Float32Array> {
+    return predict(this, x, rows);
   }
 
-  private async readback<T>(label: string, bytes: number, run: (staging: GPUBuffer) => Promise<T>): Promise<T> {
-    const staging = this.ctx.createBuffer(label, bytes, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
-    try {
-      return await run(staging);
-    } finally {
-      this.ctx.release(staging);
-    }
-  }
-
-  async predict(x: Float32Array, rows: number): Promise<Float32Array> {
-    const out = this.outUnits;
-    return this.readback('predict.readback', paddedBytes(rows * out), async (staging) => {
-      await this.forwardChunks(x, rows, undefined, (encoder, ws, start, n) => {
-        encoder.copyBufferToBuffer(ws.acts[ws.acts.length - 1], 0, staging, start * out * 4, n * out * 4);
-      });
-      return this.readStaging(staging, rows * out);
-    });
-  }
-
-  async evaluate(x: Float32Array, y: Float32Array, rows: number): Promise<number> {
-    return this.readback('evaluate.readback', 16, async (staging) => {
-      await this.forwardChunks(x, rows, y, (encoder, ws, start, n) => {
-        if (start + n === rows) encoder.copyBufferToBuffer(ws.accumulator, 0, staging, 0, 16);
-      });
-      return (await this.readStaging(staging, 1))[0] / (rows * this.outUnits);
-    });
+  evaluate(x: Float32Array, y: Float32Array, rows: number): Promise<number> {
+    return evaluate(this, x, y, rows);
   }
 
   async snapshot(): Promise<Snapshot> {
     const floats = this.params.snapshotFloats;
-    return this.readback('snapshot.readback', Math.max(16, floats * 4), async (staging) => {
+    const usage = GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST;
+    const staging = this.ctx.createBuffer('snapshot.readback', Math.max(16, floats * 4), usage);
+    try {
       const encoder = this.ctx.device.createCommandEncoder({ label: 'snapshot' });
       this.params.copySnapshot(encoder, staging, 0);
       this.ctx.device.queue.submit([encoder.finish()]);
       return this.snapshotAfter(await this.readStaging(staging, floats), 0);
-    });
+    } finally {
+      this.ctx.release(staging);
+    }
   }
 
   restore(params: LayerParams[], state?: OptimizerState): void {

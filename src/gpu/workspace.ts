@@ -31,8 +31,11 @@ export interface SplitScratch {
   dAPart?: GPUBuffer;
 }
 
-/** The buffers a workspace needs, by role: the one list that is checked and then allocated. */
-function workspaceBuffers(layers: GpuLayer[], capacity: number, training: boolean): Record<string, number> {
+/** What a workspace needs to know of a layer: its shape and its column blocks. */
+export type LayerShape = Pick<GpuLayer, 'inSize' | 'units'> & { blocks: readonly { cols: number }[] };
+
+/** The buffers a workspace needs, by role, in f32 values: the one list that is checked and then allocated. */
+export function workspaceBuffers(layers: LayerShape[], capacity: number, training: boolean): Record<string, number> {
   const split = layers.filter((l) => l.blocks.length > 1);
   const widestBlock = Math.max(0, ...split.map((l) => l.blocks[0].cols));
   // dA_prev needs a buffer of its own only for split layers (a whole layer's goes straight into dZ_prev).

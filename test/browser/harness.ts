@@ -14,6 +14,7 @@ import {
   fitAllocations,
   saveLoadAcrossBackends,
 } from './helpers/lifecycle';
+import { fitUnderLimits } from './helpers/memory';
 import { both, gpuBackend, gpuErrors, matmulVariant, subgroupMatmul } from './helpers/ops';
 import {
   fitThroughDeviceLoss,
@@ -52,6 +53,7 @@ const T = {
   saveLoadAcrossBackends,
   destroyFreesEverything,
   badInputLeavesWeights,
+  fitUnderLimits,
 };
 
 declare global {

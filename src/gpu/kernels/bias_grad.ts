@@ -1,4 +1,4 @@
-// biasGrad dispatch (shaders/bias_grad.wgsl): column sums of an M×N matrix into 1×N.
+// biasGrad dispatch (shaders/bias_grad.wgsl): column sums of an M×N matrix into 1×N (or added to it).
 import type { GpuContext } from '../context';
 import { assertPowerOfTwo, type BindingKind, type Dispatch } from '../dispatch';
 
@@ -13,11 +13,12 @@ export function biasGradDispatch(
   db: GPUBuffer,
   m: number,
   n: number,
+  accumulate = false,
 ): Dispatch {
   const uniform = ctx.uniform(`${label}.params`, Uint32Array.of(m, n, 0, 0).buffer);
   return {
     label,
-    pipeline: ctx.pipeline('bias_grad', 'main', BINDINGS, { WG_COLS, WG_ROWS }),
+    pipeline: ctx.pipeline('bias_grad', 'main', BINDINGS, { WG_COLS, WG_ROWS, ACCUMULATE: Number(accumulate) }),
     bindGroup: ctx.bindGroup(label, BINDINGS, [dz, db, uniform]),
     workgroups: [Math.ceil(n / WG_COLS), 1, 1],
     uniform,

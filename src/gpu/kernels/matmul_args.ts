@@ -23,6 +23,8 @@ export interface MatmulArgs {
   derivativeOf?: GPUBuffer;
   /** Apply c −= sgdRate · C to c instead of storing C: the SGD step fused into dW = A_prevᵀ · dZ. */
   sgdRate?: number;
+  /** Add C to c instead of storing it: dW summed over the micro-batches of a batch. */
+  add?: boolean;
   /**
    * sg32x32: pack into the context's shared scratch texture instead of one the dispatch owns. For eager
    * ops, submitted one at a time: queue order keeps one matmul's pack after the previous one's reads.
@@ -43,13 +45,17 @@ export interface MatmulShape {
 export const EPI_FORWARD = 0;
 export const EPI_GRAD = 1;
 export const EPI_SGD = 2;
+export const EPI_ADD = 3;
 
 /** Which epilogue a matmul's store runs. */
 export function epilogueOf(args: MatmulArgs): number {
-  if ([args.bias, args.derivativeOf, args.sgdRate].filter((x) => x !== undefined).length > 1) {
-    throw new Error('matmul: bias, derivativeOf and sgdRate exclude each other');
+  const asked = [args.bias, args.derivativeOf, args.sgdRate, args.add || undefined];
+  if (asked.filter((x) => x !== undefined).length > 1) {
+    throw new Error('matmul: bias, derivativeOf, sgdRate and add exclude each other');
   }
-  return args.derivativeOf ? EPI_GRAD : args.sgdRate !== undefined ? EPI_SGD : EPI_FORWARD;
+  if (args.derivativeOf) return EPI_GRAD;
+  if (args.sgdRate !== undefined) return EPI_SGD;
+  return args.add ? EPI_ADD : EPI_FORWARD;
 }
 
 /** The params uniform {M, N, K, lr}. */

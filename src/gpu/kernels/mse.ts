@@ -67,8 +67,9 @@ export function mseFinishDispatch(
 }
 
 /**
- * g = 2 (p - t) / n ⊙ f'(p): the MSE gradient over n elements, already multiplied by the output
- * activation's derivative (with 'linear' it is plain mseGrad).
+ * g = 2 (p - t) / total ⊙ f'(p) over n elements: the MSE gradient, already multiplied by the output
+ * activation's derivative (with 'linear' it is plain mseGrad). `total` is the element count the mean
+ * runs over: n, or a whole batch's count when these n elements are one micro-batch of it.
  */
 export function mseGradDispatch(
   ctx: GpuContext,
@@ -78,8 +79,9 @@ export function mseGradDispatch(
   g: GPUBuffer,
   n: number,
   activation: Activation = 'linear',
+  total = n,
 ): Dispatch {
-  const uniform = ctx.uniform(`${label}.params`, params(n, 0, 2 / n));
+  const uniform = ctx.uniform(`${label}.params`, params(n, 0, 2 / total));
   return {
     label,
     pipeline: ctx.pipeline('mse', 'grad', PARTIAL, { WG, ACTIVATION: ACTIVATION_CODE[activation] }),
