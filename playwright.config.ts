@@ -1,7 +1,12 @@
 import { defineConfig } from '@playwright/test';
-import { chromiumLaunchOptions } from './test/launch';
+import { resolveChromium } from './src/testing/browser';
 
 const PORT = Number(process.env.TEST_PORT ?? 5179);
+
+// Top-level await works: the config is an ES module ("type": "module"), and Playwright imports it. The
+// runner resolves the browser and prints which one and why; its workers load this file again and reuse
+// the runner's answer (resolveChromium passes it down in the environment), silently.
+const chromium = await resolveChromium();
 
 export default defineConfig({
   testDir: 'test/browser',
@@ -10,13 +15,13 @@ export default defineConfig({
   fullyParallel: true,
   timeout: 120_000,
   expect: { timeout: 10_000 },
-  reporter: process.env.CI ? [['list']] : [['list']],
+  reporter: [['list']],
   outputDir: 'test-results',
   use: {
     baseURL: `http://127.0.0.1:${PORT}`,
     browserName: 'chromium',
     headless: true,
-    launchOptions: chromiumLaunchOptions(),
+    launchOptions: { executablePath: chromium.executablePath, args: chromium.args },
   },
   webServer: {
     command: `npx vite --mode test --port ${PORT} --strictPort --host 127.0.0.1`,

@@ -1,14 +1,14 @@
 // `npm run bench`: serves the benchmark page with Vite on 127.0.0.1, runs it in headless Chromium
-// (launched exactly as the tests launch it), prints progress and a table, and writes
+// (found and launched exactly as the tests do it: src/testing/browser.ts), prints progress and a table, and writes
 // <out>/<date>.json and a self-contained <out>/<date>.html report.
 //
 //   npm run bench -- [--quick] [--cases matmul-ab,fit-784] [--backends webgpu,cpu] [--out bench/results]
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { chromium } from '@playwright/test';
+import { chromium as playwright } from '@playwright/test';
 import { createServer } from 'vite';
-import { chromiumLaunchOptions } from '../test/launch';
+import { resolveChromium } from '../src/testing/browser';
 import { htmlReport, splitLines, textTable } from './report';
 import type { BenchConfig, BenchResult } from './types';
 
@@ -47,6 +47,8 @@ const config: Partial<BenchConfig> = {
   ...(args.reps ? { reps: Number(args.reps), minReps: Math.min(3, Number(args.reps)) } : {}),
 };
 
+// Before the server starts: it says which browser and why, and fails early when there is none.
+const chromium = await resolveChromium();
 const server = await createServer({
   configFile: resolve(root, 'vite.config.ts'),
   server: { port: Number(process.env.BENCH_PORT ?? 5181), strictPort: false, hmr: false },
@@ -54,7 +56,11 @@ const server = await createServer({
 });
 await server.listen();
 const url = server.resolvedUrls!.local[0];
-const browser = await chromium.launch({ ...chromiumLaunchOptions(), headless: true });
+const browser = await playwright.launch({
+  executablePath: chromium.executablePath,
+  args: chromium.args,
+  headless: true,
+});
 let result: BenchResult;
 try {
   const page = await browser.newPage();

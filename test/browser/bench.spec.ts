@@ -14,7 +14,7 @@ test('npm run bench on one tiny case writes JSON and an HTML report with charts'
   const { stdout } = await promisify(execFile)(
     'npx',
     ['tsx', 'bench/run.ts', '--cases', 'matmul-ab-128x', '--reps', '2', '--no-autotune', '--out', out],
-    { cwd: root, env: { ...process.env, BENCH_PORT: '5191' }, timeout: 150_000 },
+    { cwd: root, env: { ...process.env, BENCH_PORT: process.env.BENCH_PORT ?? '5191' }, timeout: 150_000 },
   );
   expect(stdout).toMatch(/\| A·B 128×128×128 +\| [\d.]+ ms/);
   const files = readdirSync(out).sort();
