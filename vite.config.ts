@@ -12,7 +12,9 @@ export default defineConfig(({ mode }) => {
     return {
       build: {
         outDir: 'dist',
-        emptyOutDir: false, // tsc writes dist/types beside the bundle
+        // Start from an empty dist/ so a file left by an older build is never packed. npm run build runs Vite
+        // first and tsc (dist/types) after it.
+        emptyOutDir: true,
         target: 'es2022',
         lib: {
           entry: resolve(here, 'src/index.ts'),
