@@ -10,6 +10,8 @@ const chromium = await resolveChromium();
 
 export default defineConfig({
   testDir: 'test/browser',
+  // Packs the library as `npm publish` would (prepack builds dist/), for the specs that test what users get.
+  globalSetup: './test/global-setup.ts',
   // SwiftShader runs every shader on the CPU; two workers share the two cores.
   workers: Number(process.env.PW_WORKERS ?? 2),
   fullyParallel: true,
