@@ -14,8 +14,11 @@ export interface BackendLimits {
 }
 
 export interface BackendOptions {
-  /** WebGPU only: ask for a low-power or high-performance adapter. */
-  powerPreference?: GPUPowerPreference;
+  /**
+   * WebGPU only: ask for a low-power or high-performance adapter. (WebGPU's GPUPowerPreference, spelled
+   * out so that the published types need no @webgpu/types in a user's project.)
+   */
+  powerPreference?: 'low-power' | 'high-performance';
   /**
    * WebGPU only: called with every error the GPU reports on its own (validation, out of memory,
    * device loss). Without it such errors are logged with console.error and also make the next
