@@ -24,7 +24,9 @@ export default defineConfig(({ mode }) => {
       },
     };
   }
-  const server = { host: '127.0.0.1', port: Number(process.env.PORT ?? 5173), strictPort: true };
+  // npm start takes the next free port when this one is busy (Vite prints the URL it got). The tests need
+  // the port they were given, so test mode is strict (and Playwright's webServer passes --strictPort too).
+  const server = { host: '127.0.0.1', port: Number(process.env.PORT ?? 5173), strictPort: false };
   if (mode === 'test') {
     // No HMR or file watching: a file written mid-run (test-results/, a helper's edit) must never reload
     // a page that a test is driving.
@@ -32,7 +34,7 @@ export default defineConfig(({ mode }) => {
     // makes Vite re-optimise and invalidate the modules a test page has already loaded.
     return {
       root: here,
-      server: { ...server, hmr: false, watch: null },
+      server: { ...server, strictPort: true, hmr: false, watch: null },
       optimizeDeps: { include: ['fast-check', 'uplot'] },
       logLevel: 'warn',
     };
