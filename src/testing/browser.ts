@@ -15,7 +15,17 @@
 // Without a GPU, Chromium's WebGPU adapter is SwiftShader (Vulkan on the CPU); --enable-unsafe-webgpu exposes
 // it headless. WebGPU also needs a secure context: serve the page from http://127.0.0.1 or localhost.
 import { spawnSync } from 'node:child_process';
-import { accessSync, constants, existsSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import {
+  accessSync,
+  constants,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
 import { homedir, tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
@@ -116,7 +126,11 @@ export async function resolveChromium(options: ResolveChromiumOptions = {}): Pro
 
   // 3. Installed on the system.
   const tried: string[] = [];
+  const seen = new Set<string>();
   for (const path of systemCandidates()) {
+    const real = realPath(path);
+    if (seen.has(real)) continue; // /bin/x and /usr/bin/x are one file where /bin links to /usr/bin
+    seen.add(real);
     const problem = unusable(path);
     if (typeof problem !== 'string') return chosen('system', path, problem.version, 'found on this system');
     if (problem !== NOT_FOUND) tried.push(`${path} ${problem}`);
@@ -133,8 +147,9 @@ export async function resolveChromium(options: ResolveChromiumOptions = {}): Pro
 
   throw new ChromiumNotFoundError(
     `No Chromium to run the WebGPU tests: ${passed.join('; ')}.\n` +
-      'Provide one: `npm install` (the @sparticuz/chromium dev dependency, Linux x64), ' +
-      '`npx playwright install chromium`, a system Chrome or Chromium, or CHROME_PATH=/path/to/chrome.',
+      'Provide one: `npm install` (the @sparticuz/chromium dev dependency, Linux x64; it needs the ' +
+      "system's libnss3), `npx playwright install chromium`, a system Chrome or Chromium, or " +
+      'CHROME_PATH=/path/to/chrome.',
   );
 }
 
@@ -153,6 +168,14 @@ function unusable(path: string): { version: string } | string {
   if (run.status === 0 && version) return { version };
   const said = (run.stderr?.trim() || run.error?.message || `exit status ${run.status}`).split('\n').pop();
   return `does not start (${said})`;
+}
+
+function realPath(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    return path;
+  }
 }
 
 function fromCache(): ResolvedChromium | undefined {
