@@ -81,7 +81,7 @@ export const WEBGPU_CHROMIUM_ARGS: readonly string[] = [
  *  --disable-web-security…) and are deliberately not used: WebGPU works with the flags above. */
 const NPM_CHROMIUM = '@sparticuz/chromium';
 
-/** What {@link unusable} says of a path with nothing there: such candidates are not worth listing. */
+/** What {@link probe} says of a path with nothing there: such candidates are not worth listing. */
 const NOT_FOUND = 'not found';
 
 /** A parent process's answer, inherited by its children (Playwright workers, a benchmark a test starts). */
@@ -109,19 +109,18 @@ export async function resolveChromium(options: ResolveChromiumOptions = {}): Pro
   // 1. $CHROME_PATH: what the user asked for, so a bad value is an error, not a reason to look elsewhere.
   const named = process.env.CHROME_PATH;
   if (named) {
-    const problem = unusable(named);
-    if (typeof problem === 'string') throw new ChromiumNotFoundError(`CHROME_PATH=${named}: ${problem}`);
-    return chosen('CHROME_PATH', named, problem.version, '$CHROME_PATH is set');
+    const probed = probe(named);
+    if (typeof probed === 'string') throw new ChromiumNotFoundError(`CHROME_PATH=${named}: ${probed}`);
+    return chosen('CHROME_PATH', named, probed.version, '$CHROME_PATH is set');
   }
   passed.push('no $CHROME_PATH');
 
   // 2. Playwright's own download.
   const playwright = await playwrightChromium();
   if (playwright.path) {
-    const problem = unusable(playwright.path);
-    if (typeof problem !== 'string')
-      return chosen('playwright', playwright.path, problem.version, 'Playwright has one');
-    passed.push(`Playwright's Chromium ${playwright.path} ${problem}`);
+    const probed = probe(playwright.path);
+    if (typeof probed !== 'string') return chosen('playwright', playwright.path, probed.version, 'Playwright has one');
+    passed.push(`Playwright's Chromium ${playwright.path} ${probed}`);
   } else passed.push(playwright.why);
 
   // 3. Installed on the system.
@@ -131,18 +130,18 @@ export async function resolveChromium(options: ResolveChromiumOptions = {}): Pro
     const real = realPath(path);
     if (seen.has(real)) continue; // /bin/x and /usr/bin/x are one file where /bin links to /usr/bin
     seen.add(real);
-    const problem = unusable(path);
-    if (typeof problem !== 'string') return chosen('system', path, problem.version, 'found on this system');
-    if (problem !== NOT_FOUND) tried.push(`${path} ${problem}`);
+    const probed = probe(path);
+    if (typeof probed !== 'string') return chosen('system', path, probed.version, 'found on this system');
+    if (probed !== NOT_FOUND) tried.push(`${path} ${probed}`);
   }
   passed.push(tried.length > 0 ? tried.join('; ') : 'no system Chrome or Chromium');
 
   // 4. The npm package, if installed.
   const npm = await npmChromium();
   if (npm.path) {
-    const problem = unusable(npm.path);
-    if (typeof problem !== 'string') return chosen('npm', npm.path, problem.version, `${npm.what} is installed`);
-    passed.push(`${npm.what} at ${npm.path} ${problem}`);
+    const probed = probe(npm.path);
+    if (typeof probed !== 'string') return chosen('npm', npm.path, probed.version, `${npm.what} is installed`);
+    passed.push(`${npm.what} at ${npm.path} ${probed}`);
   } else passed.push(npm.why);
 
   throw new ChromiumNotFoundError(
@@ -154,7 +153,7 @@ export async function resolveChromium(options: ResolveChromiumOptions = {}): Pro
 }
 
 /** `{ version }` if `path` is an executable file that answers `--version`, else why not. */
-function unusable(path: string): { version: string } | string {
+function probe(path: string): { version: string } | string {
   try {
     if (!statSync(path).isFile()) return 'is not a file';
     accessSync(path, constants.X_OK);
