@@ -25,6 +25,8 @@ interface BenchCase {
   }>;
   /** Cases that the CPU backend should not attempt no matter how fast it measured. */
   quick?: boolean;
+  /** Where the case means something; all backends when absent. */
+  backends?: Backend['kind'][];
 }
 
 /** n values uniform in [-1, 1) from the library's seeded generator. */
@@ -171,9 +173,48 @@ function fitCase(sizes: number[], batch: number, steps: number, quick: boolean):
   };
 }
 
+/**
+ * One fit() epoch over 60,000 × 784 synthetic rows (MNIST's size) in batches of 256, with the training
+ * set resident on the GPU or streamed from host memory batch by batch: what streaming costs.
+ */
+function fitDataCase(stream: boolean): BenchCase {
+  const sizes = [784, 128, 10];
+  const batch = 256;
+  const samples = 60_000;
+  const flops = 2 * batch * (784 * 128 * 2 + 128 * 10 * 3);
+  return {
+    id: `fit-data-${stream ? 'streamed' : 'resident'}`,
+    group: 'fit',
+    name: `fit 784→128→10, 60,000 rows, ${stream ? 'streamed' : 'resident'}`,
+    flops,
+    samples: batch,
+    quick: false,
+    backends: ['webgpu'],
+    async setup(backend) {
+      const layers = [
+        { units: 128, activation: 'relu' as const },
+        { units: 10, activation: 'linear' as const },
+      ];
+      const net = new Network(backend, { inputSize: sizes[0], layers, optimizer: { type: 'sgd', learningRate: 1e-4 } });
+      const x = random(samples * sizes[0], 9);
+      const y = random(samples * sizes[2], 10);
+      const plan = net.planFit({ samples, batchSize: batch, stream });
+      return {
+        variant: `${plan.mode}, ${plan.shards} shard(s)`,
+        run: async () => {
+          await net.fit(x, y, { epochs: 1, batchSize: batch, stream });
+        },
+        dispose: () => net.destroy(),
+      };
+    },
+  };
+}
+
 /** Steps per timed fit() call, by case id: more steps amortise the data upload and epoch readback. */
 const FIT_STEPS: Record<string, number> = {
   'fit-784-256-10': 8,
+  'fit-data-resident': Math.ceil(60_000 / 256),
+  'fit-data-streamed': Math.ceil(60_000 / 256),
   'fit-784-256-64-10': 8,
   'fit-784-1024-1024-10': 4,
   'fit-4096-4096-4096-10': 2,
@@ -188,6 +229,8 @@ export function allCases(): BenchCase[] {
     fitCase([784, 256, 64, 10], 128, FIT_STEPS['fit-784-256-64-10'], false),
     fitCase([784, 1024, 1024, 10], 256, FIT_STEPS['fit-784-1024-1024-10'], false),
     fitCase([4096, 4096, 4096, 10], 256, FIT_STEPS['fit-4096-4096-4096-10'], false),
+    fitDataCase(false),
+    fitDataCase(true),
   ];
 }
 
@@ -202,6 +245,9 @@ function stats(times: number[]): Stats {
 async function runCase(c: BenchCase, backend: Backend, config: BenchConfig, cpuGflops: number): Promise<CaseResult> {
   const base = { id: c.id, group: c.group, name: c.name, backend: backend.kind, flops: c.flops };
   const perRun = c.group === 'fit' ? (FIT_STEPS[c.id] ?? 1) : 1;
+  if (c.backends && !c.backends.includes(backend.kind)) {
+    return { ...base, skipped: `only meaningful on ${c.backends.join(', ')}` };
+  }
   if (backend.kind === 'cpu') {
     const estimate = (c.flops * perRun) / (cpuGflops * 1e9);
     if (estimate > config.cpuSkipSeconds) {

@@ -12,6 +12,7 @@ import {
   badInputLeavesWeights,
   destroyFreesEverything,
   fitAllocations,
+  leakRounds,
   saveLoadAcrossBackends,
 } from './helpers/lifecycle';
 import { fitUnderLimits } from './helpers/memory';
@@ -54,6 +55,7 @@ const T = {
   destroyFreesEverything,
   badInputLeavesWeights,
   fitUnderLimits,
+  leakRounds,
 };
 
 declare global {

@@ -147,3 +147,37 @@ export async function badInputLeavesWeights() {
   net.destroy();
   return { errors, same };
 }
+
+/**
+ * `rounds` rounds of create, fit one epoch, destroy on the page's WebGPU backend, cycling through the
+ * optimizers and through resident, streamed and micro-batched fits: live buffers at the peak and after.
+ */
+export async function leakRounds(rounds: number) {
+  const backend = await gpuBackend();
+  const { x, y } = dataset(40, 6, 2, 2);
+  const before = liveBuffers();
+  const optimizers: WB.OptimizerSpec[] = [
+    { type: 'adam', learningRate: 0.01 },
+    { type: 'momentum', learningRate: 0.01, momentum: 0.9 },
+    { type: 'sgd', learningRate: 0.01 },
+  ];
+  const modes: Partial<WB.FitOptions>[] = [{}, { stream: true }, { microBatchSize: 5 }];
+  const seen = new Set<string>();
+  let peak = 0;
+  for (let i = 0; i < rounds; i++) {
+    const net = new WB.Network(backend, {
+      inputSize: 6,
+      layers: [
+        { units: 8, activation: 'relu' },
+        { units: 2, activation: 'sigmoid' },
+      ],
+      optimizer: optimizers[i % 3],
+      seed: i,
+    });
+    const { plan } = await net.fit(x, y, { epochs: 1, batchSize: 16, ...modes[Math.floor(i / 3) % 3] });
+    seen.add(`${plan.mode}/${plan.microBatchSize}`);
+    peak = Math.max(peak, liveBuffers() - before);
+    net.destroy();
+  }
+  return { left: liveBuffers() - before, peak, seen: [...seen].sort() };
+}
