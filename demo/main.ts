@@ -1,7 +1,7 @@
 // The demo page: wires the form to a training Session and draws what it reports. Every action that
 // changes the network runs through act(), one at a time, so a click never lands between the steps of
 // another (Pause alone skips the queue: it only raises the abort signal of the running fit()).
-import { InvalidArgumentError, Network, type Backend, type BackendKind } from '../src/index';
+import { BackpropError, Network, type Backend, type BackendKind } from '../src/index';
 import { adapterOf, openBackends } from './backends';
 import { LossChart, COLORS } from './chart';
 import {
@@ -356,7 +356,8 @@ async function load(file: File): Promise<void> {
   try {
     net = Network.fromJSON(backends.get(readBackend())!, json);
   } catch (e) {
-    if (e instanceof InvalidArgumentError) throw new UserError(`${file.name}: ${e.message}`);
+    // A file that is wrong or too big for this machine: the library's error says why, in the page.
+    if (e instanceof BackpropError) throw new UserError(`${file.name}: ${e.name}: ${e.message}`);
     throw e;
   }
   showNetConfig({

@@ -20,7 +20,8 @@ export function createBackend(kind: BackendKind | 'auto', options?: BackendOptio
 export async function createBackend(kind: BackendKind | 'auto', options: BackendOptions = {}): Promise<Backend> {
   switch (kind) {
     case 'cpu':
-      return new CpuBackend();
+      checkOptions(options);
+      return new CpuBackend(undefined, options.memoryBudget);
     case 'webgpu':
       checkOptions(options);
       return GpuBackend.create(options);
@@ -30,7 +31,7 @@ export async function createBackend(kind: BackendKind | 'auto', options: Backend
         return await GpuBackend.create(options);
       } catch (e) {
         if (!(e instanceof WebGpuUnavailableError)) throw e;
-        return new CpuBackend(e.reason);
+        return new CpuBackend(e.reason, options.memoryBudget);
       }
     default:
       return fail('createBackend', 'kind', kind, "expected 'webgpu', 'cpu' or 'auto'");

@@ -46,6 +46,15 @@ export class GpuMemoryError extends BackpropError {
   override name = 'GpuMemoryError';
 }
 
+/**
+ * Not enough host memory: a network or data set over what the CPU or WebAssembly backend may hold (a
+ * typed array's length, wasm32's 4 GiB, the backend's memoryBudget), or a network whose weights would not
+ * fit the host at all. The message gives the sizes; it is thrown before anything is allocated.
+ */
+export class HostMemoryError extends BackpropError {
+  override name = 'HostMemoryError';
+}
+
 /** The GPU device was lost; work in flight and later calls reject with this. */
 export class DeviceLostError extends BackpropError {
   override name = 'DeviceLostError';

@@ -56,13 +56,30 @@ export function encodeNetwork(spec: CheckedSpec, snapshot: Snapshot): object {
   };
 }
 
-/** A saved network, checked from format to every value; throws InvalidArgumentError at the first problem. */
-export function decodeNetwork(json: unknown): { spec: CheckedSpec; params: LayerParams[]; state: OptimizerState } {
-  const j = (typeof json === 'string' ? JSON.parse(json) : json) as Record<string, unknown> | null;
+/** JSON text parsed, or the engine's complaint (syntax, nesting too deep) as InvalidArgumentError. */
+function parse(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    return fail(OP, 'json', `a string of ${text.length} characters`, `expected JSON text (${(e as Error).message})`);
+  }
+}
+
+/**
+ * A saved network, checked from format to every value; throws InvalidArgumentError at the first problem.
+ * `checkSpec` runs on the spec before any tensor is decoded (sizes before allocations: a file that says
+ * 10⁹ units is refused for its size, not by the engine).
+ */
+export function decodeNetwork(
+  json: unknown,
+  checkSize: (spec: CheckedSpec) => void = () => {},
+): { spec: CheckedSpec; params: LayerParams[]; state: OptimizerState } {
+  const j = (typeof json === 'string' ? parse(json) : json) as Record<string, unknown> | null;
   if (typeof j !== 'object' || j === null || j.format !== FORMAT)
     fail(OP, 'json.format', j?.format, `expected '${FORMAT}'`);
   if (j.version !== FORMAT_VERSION) fail(OP, 'json.version', j.version, `expected ${FORMAT_VERSION}`);
   const spec = checkSpec(j);
+  checkSize(spec);
   const shapes = layerShapes(spec.inputSize, spec.layers);
   const weights = j.weights as { weights?: unknown; bias?: unknown }[] | undefined;
   if (!Array.isArray(weights) || weights.length !== shapes.length) {

@@ -8,6 +8,7 @@ export {
   DivergenceError,
   GpuError,
   GpuMemoryError,
+  HostMemoryError,
   InvalidArgumentError,
   ShaderCompileError,
   WebGpuUnavailableError,

@@ -9,6 +9,7 @@ import {
   type CheckedSpec,
   checkBatch,
   checkFitOptions,
+  checkHostCapacity,
   checkParams,
   checkRows,
   checkSpec,
@@ -60,6 +61,9 @@ export class Network {
     if (!isTrainingBackend(backend)) fail('Network', 'backend', backend, 'expected a Backend from createBackend()');
     backend.assertUsable('Network');
     this.#spec = checkSpec(spec);
+    // Sizes before allocations: the host's limit, then the backend's (binding, budget, wasm32).
+    checkHostCapacity('Network', this.#spec);
+    backend.checkCapacity('Network', this.#spec);
     this.inputSize = this.#spec.inputSize;
     this.layers = this.#spec.layers;
     this.seed = this.#spec.seed;
@@ -289,7 +293,13 @@ export class Network {
 
   /** A network from toJSON()'s output (or its JSON text); the whole file is checked before anything is built. */
   static fromJSON(backend: Backend, json: unknown): Network {
-    const { spec, params, state } = decodeNetwork(json);
+    const op = 'Network.fromJSON';
+    if (!isTrainingBackend(backend)) fail(op, 'backend', backend, 'expected a Backend from createBackend()');
+    backend.assertUsable(op);
+    const { spec, params, state } = decodeNetwork(json, (s) => {
+      checkHostCapacity(op, s);
+      backend.checkCapacity(op, s);
+    });
     loading = { params, state };
     try {
       return new Network(backend, spec);

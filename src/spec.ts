@@ -1,8 +1,9 @@
 // Validation of what users hand a Network: the spec (layers, optimizer, seed), data rows, weights and
 // fit options. Every check throws InvalidArgumentError naming the argument, the value and the rule,
 // before anything is allocated or changed. Knows no backend.
+import { HostMemoryError } from './errors';
 import { initWeights, mulberry32 } from './random';
-import { type LayerParams, type LayerSpec, layerShapes, type OptimizerConfig } from './trainer';
+import { type LayerParams, type LayerSpec, layerShapes, type OptimizerConfig, parameterCount } from './trainer';
 import type { Activation } from './types';
 import { checkActivation, checkPositiveInt, fail, firstNonFinite } from './validate';
 
@@ -128,6 +129,28 @@ export function checkSpec(spec: unknown): CheckedSpec {
   else if (typeof s.seed !== 'number' || !Number.isInteger(s.seed)) fail(OP, 'seed', s.seed, 'expected an integer');
   else seed = s.seed >>> 0;
   return { inputSize, layers, optimizer: checkOptimizer(s.optimizer), seed };
+}
+
+/**
+ * The most bytes of weights and biases a network may have on any backend: they are also held on the host
+ * (the initial weights, the snapshots fit() and toJSON() use, saved files), as typed arrays.
+ */
+export const HOST_PARAMETER_LIMIT = 2 ** 31;
+
+const size = (bytes: number) =>
+  bytes >= 2 ** 30 ? `${(bytes / 2 ** 30).toFixed(1)} GiB` : `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+
+/** Throws HostMemoryError when the network's parameters would not fit the host (see HOST_PARAMETER_LIMIT). */
+export function checkHostCapacity(op: string, spec: Pick<CheckedSpec, 'inputSize' | 'layers'>): void {
+  const bytes = parameterCount(spec.inputSize, spec.layers) * 4;
+  if (bytes > HOST_PARAMETER_LIMIT) {
+    const widths = [spec.inputSize, ...spec.layers.map((l) => l.units)].join('→');
+    throw new HostMemoryError(
+      `${op}: a ${widths} network has ${size(bytes)} of weights and biases (${bytes} bytes), more than the ` +
+        `${size(HOST_PARAMETER_LIMIT)} any backend holds on the host (initial weights, snapshots, saved files); ` +
+        'nothing was allocated',
+    );
+  }
 }
 
 /** Seeded initial weights (He or Glorot uniform, see random.ts) and zero biases. */

@@ -130,6 +130,11 @@ export interface Trainer {
 
 /** What a backend offers beyond the public Backend API so that a Network can train on it. */
 export interface TrainingBackend extends Backend {
+  /**
+   * Throws the backend's memory error, with the sizes, when a network of this shape cannot be held
+   * (over a binding, a typed array, wasm32's 4 GiB or the memoryBudget). Allocates nothing.
+   */
+  checkCapacity(op: string, spec: Omit<TrainerSpec, 'params'>): void;
   createTrainer(spec: TrainerSpec): Trainer;
   /** Throws DisposedError after destroy(), or the device's loss where devices can be lost. */
   assertUsable(op: string): void;
@@ -143,6 +148,7 @@ export function isTrainingBackend(value: unknown): value is TrainingBackend {
     typeof b === 'object' &&
     b !== null &&
     typeof b.createTrainer === 'function' &&
+    typeof b.checkCapacity === 'function' &&
     typeof b.assertUsable === 'function' &&
     typeof b.recover === 'function'
   );
@@ -156,6 +162,11 @@ export function layerShapes(inputSize: number, layers: readonly LayerSpec[]): { 
     inSize = units;
     return shape;
   });
+}
+
+/** f32 values of a network's parameters: every layer's weights and bias. */
+export function parameterCount(inputSize: number, layers: readonly LayerSpec[]): number {
+  return layerShapes(inputSize, layers).reduce((sum, { inSize, units }) => sum + (inSize + 1) * units, 0);
 }
 
 /** How many state tensors per parameter the optimizer keeps. */

@@ -26,8 +26,9 @@ export interface BackendOptions {
    */
   onError?: (error: Error) => void;
   /**
-   * WebGPU only: the most GPU memory, in bytes, this backend may hold at once. A network checks what it
-   * needs against it (and against the adapter's limits) before allocating, and throws GpuMemoryError.
+   * The most memory, in bytes, this backend may hold at once: GPU memory on WebGPU (checked against
+   * with the adapter's limits, GpuMemoryError), host memory on the CPU backend (HostMemoryError; default
+   * 4 GiB). A network checks what it needs before allocating anything.
    */
   memoryBudget?: number;
   /**

@@ -1,9 +1,9 @@
 // The CPU reference backend: the simplest correct implementation of DESIGN.md's math. Its ops are thin
 // wrappers around the loops in ops.ts, which the CPU trainer uses too; every other backend is tested
 // against it.
-import { DisposedError } from '../errors';
+import { DisposedError, HostMemoryError } from '../errors';
 import { BaseMatrix, ownMatrix } from '../matrix';
-import type { Trainer, TrainerSpec, TrainingBackend } from '../trainer';
+import { parameterCount, stateSlots, type Trainer, type TrainerSpec, type TrainingBackend } from '../trainer';
 import type { Activation, BackendLimits, MatmulOptions, Matrix } from '../types';
 import {
   checkActivation,
@@ -23,6 +23,11 @@ import {
   squaredErrorSum,
 } from './ops';
 import { CpuTrainer } from './trainer';
+
+/** The CPU backend's memoryBudget when none is given. */
+const DEFAULT_CPU_BUDGET = 4 * 2 ** 30;
+
+const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 
 export class CpuMatrix extends BaseMatrix {
   constructor(
@@ -52,23 +57,39 @@ export class CpuMatrix extends BaseMatrix {
 export class CpuBackend implements TrainingBackend {
   readonly kind = 'cpu' as const;
   readonly limits: BackendLimits = {
-    // A Float32Array holds at most 2^32 - 1 elements in V8 today; report bytes.
-    maxBufferSize: 2 ** 34,
-    maxStorageBufferBindingSize: 2 ** 34,
+    // The longest Float32Array V8 makes (2^32 − 1 elements), in bytes.
+    maxBufferSize: (2 ** 32 - 1) * 4,
+    maxStorageBufferBindingSize: (2 ** 32 - 1) * 4,
   };
   #destroyed = false;
 
-  constructor(readonly fallbackReason?: string) {}
+  constructor(
+    readonly fallbackReason?: string,
+    /** Host memory a network on this backend may hold: parameters, gradients, optimizer state, a batch. */
+    readonly memoryBudget = DEFAULT_CPU_BUDGET,
+  ) {}
 
   assertUsable(op: string): void {
     if (this.#destroyed) throw new DisposedError(`${op}: the cpu backend was destroyed`);
+  }
+
+  checkCapacity(op: string, spec: Omit<TrainerSpec, 'params'>): void {
+    // Weights and biases, their gradients, and the optimizer's state tensors.
+    const tensors = 2 + stateSlots(spec.optimizer);
+    const bytes = parameterCount(spec.inputSize, spec.layers) * 4 * tensors;
+    if (bytes > this.memoryBudget) {
+      throw new HostMemoryError(
+        `${op}: needs ${bytes} bytes (${mib(bytes)}) of host memory for its parameters, gradients and ` +
+          `optimizer state, over the cpu backend's memoryBudget of ${mib(this.memoryBudget)}; nothing was allocated`,
+      );
+    }
   }
 
   async recover(): Promise<void> {}
 
   createTrainer(spec: TrainerSpec): Trainer {
     this.assertUsable('Network');
-    return new CpuTrainer(spec);
+    return new CpuTrainer(spec, this.memoryBudget);
   }
 
   private arg(op: string, name: string, m: unknown): CpuMatrix {

@@ -16,6 +16,7 @@ import {
   type Trainer,
   type TrainerSpec,
 } from '../trainer';
+import { HostMemoryError } from '../errors';
 import type { Activation } from '../types';
 import {
   activationBackwardInto,
@@ -60,7 +61,11 @@ export class CpuTrainer implements Trainer {
   private step = 0;
   private lastYield = performance.now();
 
-  constructor(spec: TrainerSpec) {
+  constructor(
+    spec: TrainerSpec,
+    /** The backend's memoryBudget: parameters and a batch's activations must fit it. */
+    private readonly budget = Infinity,
+  ) {
     this.optimizer = { ...spec.optimizer };
     const slots = stateSlots(spec.optimizer);
     this.layers = layerShapes(spec.inputSize, spec.layers).map(({ inSize, units }, l) => ({
@@ -152,6 +157,12 @@ export class CpuTrainer implements Trainer {
     const widths = this.layers.reduce((s, l) => s + l.units, this.layers[0].inSize);
     const batchBytes = floats(batch * widths * 2);
     const data = floats(samples * (this.layers[0].inSize + this.outUnits));
+    if (parameters + batchBytes > this.budget) {
+      throw new HostMemoryError(
+        `fit: batches of ${batch} rows need ${batchBytes} bytes of activations and gradients on top of the ` +
+          `${parameters} bytes of parameters, over the cpu backend's memoryBudget of ${this.budget} bytes`,
+      );
+    }
     return {
       mode: 'resident',
       samples,

@@ -24,6 +24,7 @@ import {
 } from '../validate';
 import { MatmulTuner } from './autotune';
 import { GpuContext } from './context';
+import { paramLayout } from './params';
 import { openDevice } from './device';
 import { type Dispatch, type Recording, recording, recordingResources } from './dispatch';
 import { activationBackwardDispatch, activationDispatch } from './kernels/activation';
@@ -100,6 +101,11 @@ export class GpuBackend implements TrainingBackend, WebGpuBackend {
 
   assertUsable(op: string): void {
     this.ctx.assertUsable(op);
+  }
+
+  checkCapacity(op: string, spec: Omit<TrainerSpec, 'params'>): void {
+    const { specs } = paramLayout(spec, this.ctx.bindingLimit, spec.optimizer.type === 'sgd');
+    this.ctx.preflight(op, specs);
   }
 
   createTrainer(spec: TrainerSpec): Trainer {

@@ -56,6 +56,36 @@ function sliceColumns(data: Float32Array, rows: number, total: number, col0: num
   return out;
 }
 
+/**
+ * The column blocks of every layer and the buffer specs (no values yet) of a network's parameters: per
+ * block W, b, db, dW unless SGD is fused, then the optimizer state of W and of b. Throws GpuMemoryError
+ * when a single column is over the binding limit. Allocates nothing, so it also serves as a size check.
+ */
+export function paramLayout(spec: Omit<TrainerSpec, 'params'>, bindingLimit: number, fusedSgd: boolean) {
+  const slots = stateSlots(spec.optimizer);
+  const specs: BufferSpec[] = [];
+  const layers = layerShapes(spec.inputSize, spec.layers).map(({ inSize, units }, l) => {
+    const width = blockColumns(`layer${l}.weights`, inSize, units, bindingLimit);
+    const blocks: { col0: number; cols: number; first: number }[] = [];
+    for (let col0 = 0; col0 < units; col0 += width) {
+      const cols = Math.min(width, units - col0);
+      const name = `layer${l}${width < units ? `.block${blocks.length}` : ''}`;
+      const n = inSize * cols;
+      blocks.push({ col0, cols, first: specs.length });
+      specs.push(
+        { label: `${name}.weights`, count: n },
+        { label: `${name}.bias`, count: cols },
+        { label: `${name}.bias.grad`, count: cols },
+        ...(fusedSgd ? [] : [{ label: `${name}.weights.grad`, count: n }]),
+        ...Array.from({ length: slots }, (_, k) => ({ label: `${name}.weights.state${k}`, count: n })),
+        ...Array.from({ length: slots }, (_, k) => ({ label: `${name}.bias.state${k}`, count: cols })),
+      );
+    }
+    return { inSize, units, blocks };
+  });
+  return { layers, specs };
+}
+
 /** A logical tensor of a layer as its per-block buffers; wide: W-shaped (in × cols), else b-shaped (1 × cols). */
 interface Tensor {
   wide: boolean;
@@ -76,29 +106,17 @@ export class ParamBuffers {
     fusedSgd: boolean,
   ) {
     const slots = stateSlots(spec.optimizer);
-    const specs: BufferSpec[] = [];
-    const plan = layerShapes(spec.inputSize, spec.layers).map(({ inSize, units }, l) => {
-      const width = blockColumns(`layer${l}.weights`, inSize, units, ctx.bindingLimit);
+    const { layers, specs } = paramLayout(spec, ctx.bindingLimit, fusedSgd);
+    // The initial values go into the weight and bias buffers of each block (the first two of its specs).
+    layers.forEach(({ inSize, units, blocks }, l) => {
       const { weights, bias } = spec.params[l];
-      const blocks: { col0: number; cols: number; first: number }[] = [];
-      for (let col0 = 0; col0 < units; col0 += width) {
-        const cols = Math.min(width, units - col0);
-        const name = `layer${l}${width < units ? `.block${blocks.length}` : ''}`;
-        const n = inSize * cols;
-        blocks.push({ col0, cols, first: specs.length });
-        specs.push(
-          { label: `${name}.weights`, count: n, data: sliceColumns(weights, inSize, units, col0, cols) },
-          { label: `${name}.bias`, count: cols, data: bias.slice(col0, col0 + cols) },
-          { label: `${name}.bias.grad`, count: cols },
-          ...(fusedSgd ? [] : [{ label: `${name}.weights.grad`, count: n }]),
-          ...Array.from({ length: slots }, (_, k) => ({ label: `${name}.weights.state${k}`, count: n })),
-          ...Array.from({ length: slots }, (_, k) => ({ label: `${name}.bias.state${k}`, count: cols })),
-        );
+      for (const { col0, cols, first } of blocks) {
+        specs[first].data = sliceColumns(weights, inSize, units, col0, cols);
+        specs[first + 1].data = bias.slice(col0, col0 + cols);
       }
-      return { inSize, units, blocks };
     });
     this.buffers = ctx.allocate('Network', specs);
-    this.layers = plan.map(({ inSize, units, blocks }, l) => ({
+    this.layers = layers.map(({ inSize, units, blocks }, l) => ({
       inSize,
       units,
       activation: spec.layers[l].activation,

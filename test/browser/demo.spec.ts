@@ -3,7 +3,7 @@
 // WebGPU. The page publishes window.demoState and window.demoProbe(); the tests poll those rather than
 // sleeping. Every test fails on any console error or uncaught page error.
 // DEMO_SCREENSHOTS=1 also writes docs/spiral.png and docs/digits.png (the README shows them).
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { test as base, expect, type Page, type TestInfo } from '@playwright/test';
 
 const test = base.extend<{ demo: Page }>({
@@ -209,6 +209,18 @@ test('a run moved to the CPU keeps training; Save then Load restores the same pr
   await page.getByTestId('start').click();
   await page.waitForFunction(() => window.demoState.epoch >= 3, null, { timeout: 30_000 });
   await pause(page);
+
+  // A tampered file that claims a billion hidden units: refused for its size, and the page says why.
+  const saved = JSON.parse(readFileSync(file, 'utf8'));
+  saved.layers[0].units = 1e9;
+  const buffer = Buffer.from(JSON.stringify(saved));
+  const inUse = await page.evaluate(() => window.demoProbe(32));
+  await page.getByTestId('load-file').setInputFiles({ name: 'huge.json', mimeType: 'application/json', buffer });
+  await page.waitForFunction(() => window.demoState.status === 'error');
+  await expect(page.getByTestId('status')).toContainText(
+    'huge.json: HostMemoryError: Network.fromJSON: a 2→1000000000',
+  );
+  expect(await page.evaluate(() => window.demoProbe(32)), 'the network in use is unchanged').toEqual(inUse);
 });
 
 test('without WebGPU: the banner gives the reason and training runs on the CPU', async ({ demo: page }) => {

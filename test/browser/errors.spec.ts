@@ -83,6 +83,11 @@ test('the built package keeps every error class name and instanceof', async ({ p
       return net.fit(Float32Array.of(1, 2, 3, 4), Float32Array.of(100, 200, 300, 400), { epochs: 200, batchSize: 4 });
     });
 
+    provoked.HostMemoryError = await caught('HostMemoryError', () => {
+      // A billion units: its weights alone would be 32 GB of host memory.
+      new WB.Network(cpu, { inputSize: 8, layers: [{ units: 1e9, activation: 'relu' }] });
+    });
+
     const gpu = navigator.gpu;
     provoked.WebGpuUnavailableError = await caught('WebGpuUnavailableError', async () => {
       gpu.requestAdapter = async () => null; // an own property, shadowing the prototype's for this call
@@ -161,6 +166,7 @@ test('the built package keeps every error class name and instanceof', async ({ p
       'DivergenceError',
       'GpuError',
       'GpuMemoryError',
+      'HostMemoryError',
       'InvalidArgumentError',
       'ShaderCompileError',
       'WebGpuUnavailableError',

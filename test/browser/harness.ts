@@ -15,6 +15,7 @@ import {
   leakRounds,
   saveLoadAcrossBackends,
 } from './helpers/lifecycle';
+import { fuzzFilesOnGpu, hugeLayerOnGpu } from './helpers/files';
 import { fitUnderLimits } from './helpers/memory';
 import { both, gpuBackend, gpuErrors, matmulVariant, subgroupMatmul } from './helpers/ops';
 import {
@@ -56,6 +57,8 @@ const T = {
   badInputLeavesWeights,
   fitUnderLimits,
   leakRounds,
+  fuzzFilesOnGpu,
+  hugeLayerOnGpu,
 };
 
 declare global {
