@@ -4,13 +4,14 @@
 // Formula: P[m, n] = Σ_k opA(A)[m, k] · opB(B)[k, n], M×K · K×N → M×N, all row-major f32, and then
 //   EPI_FORWARD (0): C[m, n] = f(P[m, n] + bias[n])            (a layer's forward pass; f = ACTIVATION)
 //   EPI_GRAD (1):    C[m, n] = P[m, n] · f'(Y[m, n])           (dZ_prev = dZ · Wᵀ ⊙ f'(A_prev) in one pass)
-//   EPI_SGD (2):     C[m, n] = C[m, n] − lr · P[m, n]          (W −= lr · A_prevᵀ · dZ: the SGD step, fused)
+//   EPI_SGD (2):     C[m, n] = C[m, n] − lr · (P[m, n] + wd · C[m, n])   (the SGD step fused into dW = A_prevᵀ · dZ,
+//                    with decoupled weight decay wd)
 //   EPI_ADD (3):     C[m, n] = C[m, n] + P[m, n]               (dW summed over the micro-batches of a batch)
 //   TRANSPOSE_A: A is stored K×M and read in place as Aᵀ (dW = A_prevᵀ · dZ needs it).
 //   TRANSPOSE_B: B is stored N×K and read in place as Bᵀ (dA_prev = dZ · Wᵀ needs it).
 // Bindings (group 0): 0 a: A (read), 1 b: B (read), 2 aux (read): the 1×N bias for EPI_FORWARD (a dummy
 //   when HAS_BIAS is false), the M×N layer output Y for EPI_GRAD, a dummy for EPI_SGD and EPI_ADD; 3 c: C
-//   (read_write), 4 params: uniform {M, N, K, lr} (lr only for EPI_SGD).
+//   (read_write), 4 params: uniform {M, N, K, lr, wd} (lr and wd only for EPI_SGD).
 // Dispatch: (ceil(N / (TN·WG_X)), ceil(M / (TM·WG_Y)), 1). CPU twin: matmulInto() in src/cpu/ops.ts.
 //
 // Each invocation computes a TM×TN block of C (TM, TN ∈ {4, 8, 16, 32}) held in registers as 4×4 tiles,
@@ -56,7 +57,7 @@ const EPI_GRAD: u32 = 1u;
 const EPI_SGD: u32 = 2u;
 const EPI_ADD: u32 = 3u;
 
-struct Params { M: u32, N: u32, K: u32, lr: f32 }
+struct Params { M: u32, N: u32, K: u32, lr: f32, wd: f32, pad0: u32, pad1: u32, pad2: u32 }
 
 @group(0) @binding(0) var<storage, read> a: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> b: array<vec4<f32>>;
@@ -217,7 +218,8 @@ fn storeRow4(p: vec4<f32>, row: u32, n: u32, M: u32, N: u32, bias4: vec4<f32>) {
   if (EPILOGUE == EPI_GRAD) {
     v = p * activateGrad4(ACTIVATION, aux4(e, M * N));
   } else if (EPILOGUE == EPI_SGD) {
-    v = c4(e, M * N) - params.lr * p;
+    let w = c4(e, M * N);
+    v = w - params.lr * (p + params.wd * w);
   } else if (EPILOGUE == EPI_ADD) {
     v = c4(e, M * N) + p;
   } else {

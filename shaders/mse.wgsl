@@ -2,15 +2,16 @@
 //
 // Formulas (n = rows·cols elements of pred p and target t):
 //   partial: parts[w] = Σ over the elements workgroup w visits of (p[i] - t[i])²
-//   finish:  loss[0] = scale · Σ_w parts[w]   with scale = 1/n  (ACCUMULATE adds to loss[0] instead,
-//            so fit can sum a whole epoch's losses on the GPU and read them back once)
+//   finish:  loss[0] = scale · Σ_w parts[first + w], w < nParts   with scale = 1/n (ACCUMULATE adds to
+//            loss[0] instead, so fit can sum a whole epoch's losses on the GPU and read them back once).
+//            Also the sum of softmax.wgsl's per-row cross-entropies and right-answer flags.
 //   grad:    g[i] = scale · (p[i] - t[i]) · f'(p[i])   with scale = 2/n and f = ACTIVATION, so for a
 //            linear output this is mseGrad and for a sigmoid/relu output it is already dZ.
 // Bindings (group 0):
 //   partial: 0 p (read), 1 t (read), 2 parts (read_write), 3 params
 //   finish:  0 parts (read), 1 loss (read_write), 2 params
 //   grad:    0 p (read), 1 t (read), 2 g (read_write), 3 params
-//   params = {n, nParts, scale}.
+//   params = {n, nParts, scale, first}.
 // Dispatch: partial (nParts, 1, 1) with nParts ≤ 256, grid-stride over n; finish (1, 1, 1);
 //   grad: one invocation per element, laid out as in activation.wgsl.
 // Needs activation_fns.wgsl. CPU twins: squaredErrorSum() and mseGradInto() in src/cpu/ops.ts.
@@ -19,7 +20,7 @@ override WG: u32 = 256u;
 override ACTIVATION: u32 = 0u;
 override ACCUMULATE: bool = false;
 
-struct Params { n: u32, nParts: u32, scale: f32, pad: u32 }
+struct Params { n: u32, nParts: u32, scale: f32, first: u32 }
 
 var<workgroup> scratch: array<f32, WG>;
 
@@ -55,7 +56,7 @@ fn partial(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_inde
 @compute @workgroup_size(WG)
 fn finish(@builtin(local_invocation_index) lid: u32) {
   var sum = 0.0;
-  for (var i = lid; i < finishParams.nParts; i += WG) { sum += partsIn[i]; }
+  for (var i = lid; i < finishParams.nParts; i += WG) { sum += partsIn[finishParams.first + i]; }
   scratch[lid] = sum;
   reduceScratch(lid);
   if (lid == 0u) {

@@ -44,7 +44,7 @@ export function encodeNetwork(spec: CheckedSpec, snapshot: Snapshot): object {
     version: FORMAT_VERSION,
     inputSize: spec.inputSize,
     layers: spec.layers.map((l) => ({ ...l })),
-    loss: 'mse',
+    loss: spec.loss,
     optimizer: { ...spec.optimizer },
     seed: spec.seed,
     weights: snapshot.params.map((p) => ({ weights: encodeF32(p.weights), bias: encodeF32(p.bias) })),

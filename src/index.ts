@@ -14,8 +14,8 @@ export {
   WebGpuUnavailableError,
 } from './errors';
 export { Network } from './network';
-export type { EpochInfo, FitOptions, NetworkSpec, OptimizerSpec } from './spec';
-export type { DataMode, FitPlan, FitPlanRequest, LayerParams } from './trainer';
+export type { EpochInfo, FitHistory, FitOptions, NetworkSpec, OptimizerSpec } from './spec';
+export type { DataMode, FitPlan, FitPlanRequest, LayerParams, Loss, Metrics } from './trainer';
 export type {
   Activation,
   Backend,

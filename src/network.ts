@@ -13,6 +13,8 @@ import {
   checkParams,
   checkRows,
   checkSpec,
+  type EpochInfo,
+  type FitHistory,
   type FitOptions,
   initialParams,
   type NetworkSpec,
@@ -23,6 +25,8 @@ import {
   type FitPlanRequest,
   isTrainingBackend,
   type LayerParams,
+  type Loss,
+  type Metrics,
   type OptimizerConfig,
   type Snapshot,
   type Trainer,
@@ -71,10 +75,15 @@ export class Network {
     this.#backend = backend;
     const { inputSize, layers, optimizer } = this.#spec;
     const snapshot = saved ?? { params: initialParams(this.#spec), state: emptyState(inputSize, layers, optimizer) };
-    this.#trainer = backend.createTrainer({ inputSize, layers: [...layers], optimizer, params: snapshot.params });
+    this.#trainer = backend.createTrainer(this.#trainerSpec(snapshot.params));
     if (saved) this.#trainer.restore(saved.params, saved.state);
     trainers.set(this, this.#trainer);
     this.#snapshot = snapshot;
+  }
+
+  #trainerSpec(params: LayerParams[]) {
+    const { inputSize, layers, loss, optimizer } = this.#spec;
+    return { inputSize, layers: [...layers], loss, optimizer, params };
   }
 
   get #snapshot(): Snapshot | undefined {
@@ -116,7 +125,7 @@ export class Network {
 
   async trainStep(x: Float32Array, y: Float32Array): Promise<number> {
     const trainer = this.#live('trainStep');
-    const rows = checkBatch('trainStep', x, y, this.inputSize, this.outputSize);
+    const rows = checkBatch('trainStep', x, y, this.inputSize, this.outputSize, this.loss);
     return this.#exclusive('trainStep', async () => {
       this.#fresh = undefined;
       const loss = await trainer.trainStep(x, y, rows);
@@ -145,14 +154,16 @@ export class Network {
   }
 
   /**
-   * Trains for `epochs` passes over x, y. Resolves to each epoch's mean training loss and the plan it
+   * Trains for `epochs` passes over x, y. Resolves to the history: each epoch's mean training loss, with a
+   * validation set its loss (and, for classification, accuracy) at each epoch's end, and the plan fit
    * followed (see planFit).
    */
-  async fit(x: Float32Array, y: Float32Array, options: FitOptions): Promise<{ loss: number[]; plan: FitPlan }> {
+  async fit(x: Float32Array, y: Float32Array, options: FitOptions): Promise<FitHistory> {
     const op = 'fit';
     this.#live(op);
-    const rows = checkBatch(op, x, y, this.inputSize, this.outputSize);
+    const rows = checkBatch(op, x, y, this.inputSize, this.outputSize, this.loss);
     const o = checkFitOptions(op, options, rows);
+    const validation = this.#checkValidation(op, o.validation);
     return this.#exclusive(op, async () => {
       const rng = o.shuffle ? mulberry32(o.seed ?? this.seed) : undefined;
       // The last state known to be good: divergence rolls back to it, device loss restarts from it.
@@ -161,6 +172,9 @@ export class Network {
       const plan = this.#live(op).planFit(request);
       let session = this.#live(op).beginFit(x, y, rows, plan);
       const losses: number[] = [];
+      const history: FitHistory = { loss: losses, plan };
+      if (validation) history.validationLoss = [];
+      if (validation && this.loss === 'crossEntropy') history.validationAccuracy = [];
       const started = performance.now();
       let recoveries = 0;
       try {
@@ -169,9 +183,12 @@ export class Network {
           const order = permutation(rows, rng);
           this.#fresh = undefined;
           let result: Awaited<ReturnType<typeof session.runEpoch>>;
+          let checked: Metrics | undefined;
           for (;;) {
             try {
               result = await session.runEpoch(order, o.batchSize, () => !!o.signal?.aborted);
+              // On the backend, once per epoch; a device lost here replays the epoch like one lost in it.
+              if (validation) checked = await this.#live(op).evaluate(validation.x, validation.y, validation.rows);
               break;
             } catch (e) {
               if (!(e instanceof DeviceLostError) || recoveries >= o.maxRecoveries) throw e;
@@ -204,14 +221,35 @@ export class Network {
           }
           good = this.#snapshot = result.snapshot;
           losses.push(result.loss);
-          const elapsedMs = performance.now() - started;
-          await o.onEpochEnd?.({ epoch, loss: result.loss, elapsedMs, steps: result.steps });
+          const info: EpochInfo = {
+            epoch,
+            loss: result.loss,
+            elapsedMs: performance.now() - started,
+            steps: result.steps,
+          };
+          if (checked) {
+            info.validationLoss = checked.loss;
+            history.validationLoss?.push(checked.loss);
+            if (checked.accuracy !== undefined) {
+              info.validationAccuracy = checked.accuracy;
+              history.validationAccuracy?.push(checked.accuracy);
+            }
+          }
+          await o.onEpochEnd?.(info);
         }
       } finally {
         session.end();
       }
-      return { loss: losses, plan };
+      return history;
     });
+  }
+
+  #checkValidation(op: string, v: FitOptions['validation']) {
+    if (v === undefined) return undefined;
+    if (typeof v !== 'object' || v === null) fail(op, 'options.validation', v, 'expected { x, y }');
+    const names = { x: 'options.validation.x', y: 'options.validation.y' };
+    const rows = checkBatch(op, v.x, v.y, this.inputSize, this.outputSize, this.loss, names);
+    return { x: v.x, y: v.y, rows };
   }
 
   /** Replaces the trainer with a new one on the backend's (new) device, holding everything `snap` holds. */
@@ -219,8 +257,7 @@ export class Network {
     await this.#backend.recover();
     this.#trainer?.destroy();
     this.#trainer = undefined;
-    const { inputSize, layers, optimizer } = this.#spec;
-    const trainer = this.#backend.createTrainer({ inputSize, layers: [...layers], optimizer, params: snap.params });
+    const trainer = this.#backend.createTrainer(this.#trainerSpec(snap.params));
     trainer.restore(snap.params, snap.state);
     this.#trainer = trainer;
     trainers.set(this, trainer);
@@ -244,9 +281,26 @@ export class Network {
     return trainer.predict(x, checkRows('predict', 'x', x, this.inputSize, 'inputSize'));
   }
 
-  async evaluate(x: Float32Array, y: Float32Array): Promise<number> {
+  /** The loss function this network trains with: 'mse' or, with a softmax output, 'crossEntropy'. */
+  get loss(): Loss {
+    return this.#spec.loss;
+  }
+
+  /**
+   * The mean loss over x, y, no update. With `{ metrics: true }`: `{ loss, accuracy }`, where accuracy —
+   * for classification networks (softmax output) — is the share of rows whose largest output is where the
+   * target's largest value is.
+   */
+  evaluate(x: Float32Array, y: Float32Array): Promise<number>;
+  evaluate(x: Float32Array, y: Float32Array, options: { metrics: true }): Promise<Metrics>;
+  async evaluate(x: Float32Array, y: Float32Array, options?: { metrics?: boolean }): Promise<number | Metrics> {
     const trainer = this.#live('evaluate');
-    return trainer.evaluate(x, y, checkBatch('evaluate', x, y, this.inputSize, this.outputSize));
+    const rows = checkBatch('evaluate', x, y, this.inputSize, this.outputSize, this.loss);
+    if (options !== undefined && (typeof options !== 'object' || options === null)) {
+      fail('evaluate', 'options', options, 'expected { metrics: true } or nothing');
+    }
+    const metrics = await trainer.evaluate(x, y, rows);
+    return options?.metrics ? metrics : metrics.loss;
   }
 
   /** Reads parameters and optimizer state back to the host, so toJSON() can run. */

@@ -3,19 +3,38 @@
 // before anything is allocated or changed. Knows no backend.
 import { HostMemoryError } from './errors';
 import { initWeights, mulberry32 } from './random';
-import { type LayerParams, type LayerSpec, layerShapes, type OptimizerConfig, parameterCount } from './trainer';
+import {
+  type FitPlan,
+  type LayerParams,
+  type LayerSpec,
+  layerShapes,
+  type Loss,
+  type OptimizerConfig,
+  parameterCount,
+} from './trainer';
 import type { Activation } from './types';
 import { checkActivation, checkPositiveInt, fail, firstNonFinite } from './validate';
 
-export type OptimizerSpec =
-  | { type: 'sgd'; learningRate: number }
-  | { type: 'momentum'; learningRate: number; momentum: number }
-  | { type: 'adam'; learningRate: number; beta1?: number; beta2?: number; epsilon?: number };
+/**
+ * weightDecay (default 0) is decoupled from the gradient, as AdamW (Loshchilov & Hutter) defines it:
+ * every update also shrinks each weight by learningRate · weightDecay · W, outside the gradient and the
+ * optimizer's state. For plain SGD that equals PyTorch's SGD weight_decay; with momentum or Adam it is
+ * AdamW's form, not the L2 term PyTorch's SGD/Adam add to the gradient. Biases are not decayed.
+ */
+export type OptimizerSpec = { learningRate: number; weightDecay?: number } & (
+  | { type: 'sgd' }
+  | { type: 'momentum'; momentum: number }
+  | { type: 'adam'; beta1?: number; beta2?: number; epsilon?: number }
+);
 
 export interface NetworkSpec {
   inputSize: number;
   layers: { units: number; activation: Activation }[];
-  loss?: 'mse';
+  /**
+   * 'mse' (default), or 'crossEntropy' for classification: the last layer must then be softmax, and the
+   * targets are rows of class probabilities (one-hot, or any non-negative rows that sum to 1).
+   */
+  loss?: Loss;
   /** Defaults to { type: 'sgd', learningRate: 0.01 }. */
   optimizer?: OptimizerSpec;
   /** Same seed ⇒ same initial weights on every backend. Defaults to a random seed (see `seed`). */
@@ -26,6 +45,7 @@ export interface NetworkSpec {
 export interface CheckedSpec {
   inputSize: number;
   layers: LayerSpec[];
+  loss: Loss;
   optimizer: OptimizerConfig;
   seed: number;
 }
@@ -39,6 +59,22 @@ export interface EpochInfo {
   elapsedMs: number;
   /** Steps (batches) in this epoch. */
   steps: number;
+  /** With fit's validation option: the validation set's mean loss at the epoch's end. */
+  validationLoss?: number;
+  /** With validation and a softmax output: the share of validation rows classified right. */
+  validationAccuracy?: number;
+}
+
+/** What fit() resolves to. */
+export interface FitHistory {
+  /** Each epoch's mean training loss. */
+  loss: number[];
+  /** With the validation option: the validation set's mean loss after each epoch. */
+  validationLoss?: number[];
+  /** With validation and a softmax output: its accuracy after each epoch. */
+  validationAccuracy?: number[];
+  /** How fit held the data and batches (see Network.planFit). */
+  plan: FitPlan;
 }
 
 export interface FitOptions {
@@ -61,6 +97,11 @@ export interface FitOptions {
   /** Told about each recovery from a lost device (fit also logs it with console.warn). */
   onRecover?: (info: { epoch: number; error: Error }) => void;
   /**
+   * Held-out rows evaluated at the end of every epoch, on the backend (no readback per batch): their loss
+   * and, for classification, accuracy go to onEpochEnd and into fit()'s history.
+   */
+  validation?: { x: Float32Array; y: Float32Array };
+  /**
    * Gradient accumulation: run each batch as micro-batches of at most this many rows and sum their
    * gradients before one update — the same update up to f32 summation order, on less memory. fit()
    * also splits batches by itself when a batch's buffers exceed one binding or the memory budget.
@@ -77,7 +118,7 @@ const OP = 'Network';
 
 /** Fills the optional optimizer fields with the usual defaults and checks every value. */
 export function checkOptimizer(spec: unknown): OptimizerConfig {
-  if (spec === undefined) return { type: 'sgd', learningRate: 0.01 };
+  if (spec === undefined) return { type: 'sgd', learningRate: 0.01, weightDecay: 0 };
   if (typeof spec !== 'object' || spec === null) {
     fail(OP, 'optimizer', spec, "expected an object like { type: 'sgd', learningRate: 0.01 }");
   }
@@ -87,17 +128,19 @@ export function checkOptimizer(spec: unknown): OptimizerConfig {
     return value;
   };
   const learningRate = rate('learningRate', o.learningRate, 'expected a finite number > 0', (v) => v > 0);
+  const weightDecay = rate('weightDecay', o.weightDecay ?? 0, 'expected a finite number ≥ 0', (v) => v >= 0);
   const unit = (name: string, value: unknown, dflt: number) =>
     rate(name, value ?? dflt, 'expected a number in [0, 1)', (v) => v >= 0 && v < 1);
   switch (o.type) {
     case 'sgd':
-      return { type: 'sgd', learningRate };
+      return { type: 'sgd', learningRate, weightDecay };
     case 'momentum':
-      return { type: 'momentum', learningRate, momentum: unit('momentum', o.momentum, 0.9) };
+      return { type: 'momentum', learningRate, weightDecay, momentum: unit('momentum', o.momentum, 0.9) };
     case 'adam':
       return {
         type: 'adam',
         learningRate,
+        weightDecay,
         beta1: unit('beta1', o.beta1, 0.9),
         beta2: unit('beta2', o.beta2, 0.999),
         epsilon: rate('epsilon', o.epsilon ?? 1e-8, 'expected a finite number > 0', (v) => v > 0),
@@ -123,12 +166,26 @@ export function checkSpec(spec: unknown): CheckedSpec {
       activation: checkActivation(OP, `layers[${i}].activation`, l.activation),
     };
   });
-  if (s.loss !== undefined && s.loss !== 'mse') fail(OP, 'loss', s.loss, "expected 'mse' (the only loss so far)");
+  const loss = (s.loss ?? 'mse') as Loss;
+  if (loss !== 'mse' && loss !== 'crossEntropy') fail(OP, 'loss', s.loss, "expected 'mse' or 'crossEntropy'");
+  // Softmax only as the output layer and only with cross-entropy; cross-entropy only with softmax.
+  const last = layers.length - 1;
+  layers.forEach(({ activation }, i) => {
+    if (activation === 'softmax' && i < last) {
+      fail(OP, `layers[${i}].activation`, activation, `softmax is only for the output layer (layers[${last}])`);
+    }
+  });
+  if (layers[last].activation === 'softmax' && loss !== 'crossEntropy') {
+    fail(OP, 'loss', s.loss ?? 'mse', "a softmax output layer needs loss: 'crossEntropy'");
+  }
+  if (loss === 'crossEntropy' && layers[last].activation !== 'softmax') {
+    fail(OP, `layers[${last}].activation`, layers[last].activation, "loss 'crossEntropy' needs a softmax output layer");
+  }
   let seed: number;
   if (s.seed === undefined) seed = Math.floor(Math.random() * 2 ** 32);
   else if (typeof s.seed !== 'number' || !Number.isInteger(s.seed)) fail(OP, 'seed', s.seed, 'expected an integer');
   else seed = s.seed >>> 0;
-  return { inputSize, layers, optimizer: checkOptimizer(s.optimizer), seed };
+  return { inputSize, layers, loss, optimizer: checkOptimizer(s.optimizer), seed };
 }
 
 /**
@@ -173,11 +230,39 @@ export function checkRows(op: string, arg: string, data: unknown, width: number,
   return data.length / width;
 }
 
-/** Checks inputs x and targets y of the same number of rows; returns that number. */
-export function checkBatch(op: string, x: unknown, y: unknown, inputSize: number, outputSize: number): number {
-  const rows = checkRows(op, 'x', x, inputSize, 'inputSize');
-  const yRows = checkRows(op, 'y', y, outputSize, "the last layer's units");
-  if (yRows !== rows) fail(op, 'y', y, `expected ${rows} rows to match x (${rows * outputSize} values)`);
+/** How far a cross-entropy target row's sum may be from 1 (f32 rounding of soft labels). */
+const DISTRIBUTION_TOLERANCE = 1e-4;
+
+/**
+ * Checks inputs x and targets y of the same number of rows; returns that number. With cross-entropy each
+ * target row must be a distribution over the classes: values ≥ 0 that sum to 1 (one-hot or soft labels).
+ */
+export function checkBatch(
+  op: string,
+  x: unknown,
+  y: unknown,
+  inputSize: number,
+  outputSize: number,
+  loss: Loss = 'mse',
+  names: { x: string; y: string } = { x: 'x', y: 'y' },
+): number {
+  const rows = checkRows(op, names.x, x, inputSize, 'inputSize');
+  const yRows = checkRows(op, names.y, y, outputSize, "the last layer's units");
+  if (yRows !== rows) fail(op, names.y, y, `expected ${rows} rows to match ${names.x} (${rows * outputSize} values)`);
+  if (loss === 'crossEntropy') {
+    const t = y as Float32Array;
+    for (let r = 0; r < rows; r++) {
+      let sum = 0;
+      for (let j = 0; j < outputSize; j++) {
+        const v = t[r * outputSize + j];
+        if (v < 0) fail(op, names.y, y, `row ${r} has ${v} at ${j}; cross-entropy targets are probabilities ≥ 0`);
+        sum += v;
+      }
+      if (Math.abs(sum - 1) > DISTRIBUTION_TOLERANCE * outputSize) {
+        fail(op, names.y, y, `row ${r} sums to ${sum}; cross-entropy targets are rows that sum to 1 (one-hot)`);
+      }
+    }
+  }
   return rows;
 }
 
@@ -215,6 +300,7 @@ export interface CheckedFitOptions {
   onRecover?: FitOptions['onRecover'];
   microBatchSize?: number;
   stream: boolean;
+  validation?: FitOptions['validation'];
 }
 
 export function checkFitOptions(op: string, options: unknown, rows: number): CheckedFitOptions {

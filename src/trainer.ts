@@ -8,10 +8,18 @@ export interface LayerSpec {
   activation: Activation;
 }
 
-export type OptimizerConfig =
-  | { type: 'sgd'; learningRate: number }
-  | { type: 'momentum'; learningRate: number; momentum: number }
-  | { type: 'adam'; learningRate: number; beta1: number; beta2: number; epsilon: number };
+/**
+ * An optimizer with every default filled in. weightDecay is decoupled from the gradient: each update also
+ * shrinks the weights (not the biases) by learningRate · weightDecay · W (AdamW's rule; see spec.ts).
+ */
+export type OptimizerConfig = { learningRate: number; weightDecay: number } & (
+  | { type: 'sgd' }
+  | { type: 'momentum'; momentum: number }
+  | { type: 'adam'; beta1: number; beta2: number; epsilon: number }
+);
+
+/** mse: mean squared error; crossEntropy: −mean over rows of Σ y log p, with a softmax output layer. */
+export type Loss = 'mse' | 'crossEntropy';
 
 export interface LayerParams {
   weights: Float32Array;
@@ -38,6 +46,7 @@ export interface Snapshot {
 export interface TrainerSpec {
   inputSize: number;
   layers: LayerSpec[];
+  loss: Loss;
   optimizer: OptimizerConfig;
   params: LayerParams[];
 }
@@ -94,6 +103,13 @@ export interface FitPlanRequest {
   stream?: boolean;
 }
 
+/** What evaluate() measures: the mean loss, and for classification (a softmax output) the accuracy. */
+export interface Metrics {
+  loss: number;
+  /** Rows whose largest output is where the target's largest value is, as a share of all rows. */
+  accuracy?: number;
+}
+
 /** GPU time of a training step's phases and the host-timed loss readback (benchmark only). */
 export interface PhaseTimes {
   forwardMs: number;
@@ -115,8 +131,8 @@ export interface Trainer {
   /** Holds the data set for one fit() that follows `plan` (from planFit for these rows). */
   beginFit(x: Float32Array, y: Float32Array, rows: number, plan: FitPlan): FitSession;
   predict(x: Float32Array, rows: number): Promise<Float32Array>;
-  /** Mean loss over all rows, no update. */
-  evaluate(x: Float32Array, y: Float32Array, rows: number): Promise<number>;
+  /** Mean loss over all rows, no update; and, for a softmax output, the share of rows classified right. */
+  evaluate(x: Float32Array, y: Float32Array, rows: number): Promise<Metrics>;
   /** Copies parameters and optimizer state to the host. */
   snapshot(): Promise<Snapshot>;
   /** Replaces parameters and optimizer state (state may be omitted to keep the current one). */

@@ -1,9 +1,10 @@
 // Public types shared by every backend and the network. See DESIGN.md for the contract.
 
-export type Activation = 'relu' | 'sigmoid' | 'linear';
+/** softmax is row-wise and only for a network's output layer, with the crossEntropy loss. */
+export type Activation = 'relu' | 'sigmoid' | 'tanh' | 'linear' | 'softmax';
 export type BackendKind = 'webgpu' | 'cpu';
 
-export const ACTIVATIONS: readonly Activation[] = ['relu', 'sigmoid', 'linear'];
+export const ACTIVATIONS: readonly Activation[] = ['relu', 'sigmoid', 'tanh', 'linear', 'softmax'];
 
 /** Sizes a backend can handle. The CPU backend reports what a Float32Array can hold. */
 export interface BackendLimits {
@@ -81,6 +82,14 @@ export interface Backend {
   mseLoss(pred: Matrix, target: Matrix): Matrix;
   /** 2 (pred - target) / (rows · cols). */
   mseGrad(pred: Matrix, target: Matrix): Matrix;
+  /**
+   * The mean cross-entropy of a softmax over `logits` (rows of class scores) against `target` (rows of
+   * class probabilities): −mean over rows of Σ_j target_j · log softmax(logits)_j, by log-sum-exp, so
+   * large logits stay finite. 1×1.
+   */
+  crossEntropyLoss(logits: Matrix, target: Matrix): Matrix;
+  /** Its gradient with respect to the logits: (softmax(logits) − target) / rows. */
+  crossEntropyGrad(logits: Matrix, target: Matrix): Matrix;
   /** param -= learningRate · grad, in place. */
   sgdUpdate(param: Matrix, grad: Matrix, learningRate: number): void;
   /** Frees everything this backend made. Safe to call twice. */

@@ -17,9 +17,12 @@ import {
   activationBackwardInto,
   activationInto,
   biasGradInto,
+  crossEntropyGradInto,
+  crossEntropySum,
   matmulInto,
   mseGradInto,
   optimizerStepInto,
+  softmaxInto,
   squaredErrorSum,
 } from './ops';
 import { CpuTrainer } from './trainer';
@@ -122,7 +125,7 @@ export class CpuBackend implements TrainingBackend {
     checkActivation('activation', 'kind', kind);
     const mx = this.arg('activation', 'x', x);
     const y = this.output(mx.rows, mx.cols);
-    activationInto(y.data, mx.data, kind);
+    activationInto(y.data, mx.data, kind, mx.cols);
     return y;
   }
 
@@ -132,7 +135,7 @@ export class CpuBackend implements TrainingBackend {
     const mdy = this.arg('activationBackward', 'dy', dy);
     checkSameShape('activationBackward', 'y', my, 'dy', mdy);
     const dx = this.output(my.rows, my.cols);
-    activationBackwardInto(dx.data, my.data, mdy.data, kind);
+    activationBackwardInto(dx.data, my.data, mdy.data, kind, my.cols);
     return dx;
   }
 
@@ -159,12 +162,29 @@ export class CpuBackend implements TrainingBackend {
     return g;
   }
 
+  crossEntropyLoss(logits: Matrix, target: Matrix): Matrix {
+    const z = this.arg('crossEntropyLoss', 'logits', logits);
+    const t = this.arg('crossEntropyLoss', 'target', target);
+    checkSameShape('crossEntropyLoss', 'logits', z, 'target', t);
+    return this.output(1, 1, Float32Array.of(crossEntropySum(z.data, t.data, z.cols) / z.rows));
+  }
+
+  crossEntropyGrad(logits: Matrix, target: Matrix): Matrix {
+    const z = this.arg('crossEntropyGrad', 'logits', logits);
+    const t = this.arg('crossEntropyGrad', 'target', target);
+    checkSameShape('crossEntropyGrad', 'logits', z, 'target', t);
+    const g = this.output(z.rows, z.cols);
+    softmaxInto(g.data, z.data, z.cols);
+    crossEntropyGradInto(g.data, g.data, t.data, z.rows);
+    return g;
+  }
+
   sgdUpdate(param: Matrix, grad: Matrix, learningRate: number): void {
     const p = this.arg('sgdUpdate', 'param', param);
     const g = this.arg('sgdUpdate', 'grad', grad);
     checkSameShape('sgdUpdate', 'param', p, 'grad', g);
     checkLearningRate('sgdUpdate', 'learningRate', learningRate);
-    optimizerStepInto({ type: 'sgd', learningRate, c1: 1, c2: 1 }, p.data, g.data);
+    optimizerStepInto({ type: 'sgd', learningRate, weightDecay: 0, c1: 1, c2: 1 }, p.data, g.data);
   }
 
   destroy(): void {

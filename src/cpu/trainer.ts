@@ -9,6 +9,8 @@ import {
   type FitSession,
   type LayerParams,
   layerShapes,
+  type Loss,
+  type Metrics,
   type OptimizerConfig,
   type OptimizerState,
   type Snapshot,
@@ -21,9 +23,13 @@ import type { Activation } from '../types';
 import {
   activationBackwardInto,
   biasGradInto,
+  correctRows,
+  crossEntropyGradInto,
+  crossEntropySum,
   matmulInto,
   mseGradInto,
   optimizerStepInto,
+  softmaxInto,
   squaredErrorSum,
 } from './ops';
 
@@ -58,6 +64,7 @@ export class CpuTrainer implements Trainer {
   readonly hostResident = true;
   private layers: Layer[];
   private optimizer: OptimizerConfig;
+  private readonly loss: Loss;
   private step = 0;
   private lastYield = performance.now();
 
@@ -67,6 +74,7 @@ export class CpuTrainer implements Trainer {
     private readonly budget = Infinity,
   ) {
     this.optimizer = { ...spec.optimizer };
+    this.loss = spec.loss;
     const slots = stateSlots(spec.optimizer);
     this.layers = layerShapes(spec.inputSize, spec.layers).map(({ inSize, units }, l) => ({
       inSize,
@@ -81,36 +89,51 @@ export class CpuTrainer implements Trainer {
     return this.layers[this.layers.length - 1].units;
   }
 
-  /** Activations [x, A_1, …, A_L] for `rows` rows: A_l = f(A_{l-1} · W + b). */
-  private forward(x: Float32Array, rows: number): Float32Array[] {
+  /** What a batch's summed loss is divided by for its mean: every output (mse), or every row (cross-entropy). */
+  private lossCount(rows: number): number {
+    return this.loss === 'mse' ? rows * this.outUnits : rows;
+  }
+
+  /**
+   * Activations [x, A_1, …, A_L] for `rows` rows: A_l = f(A_{l-1} · W + b); and the output layer's logits
+   * A_{L-1} · W + b, which a softmax output's cross-entropy is computed from.
+   */
+  private forward(x: Float32Array, rows: number): { acts: Float32Array[]; logits: Float32Array } {
     const acts = [x];
+    let logits = x;
     for (const layer of this.layers) {
       const out = new Float32Array(rows * layer.units);
-      matmulInto(
-        out,
-        acts[acts.length - 1],
-        layer.inSize,
-        layer.w.value,
-        layer.units,
-        rows,
-        layer.inSize,
-        layer.units,
-        {
-          bias: layer.b.value,
-          activation: layer.activation,
-        },
-      );
-      acts.push(out);
+      const { inSize, units } = layer;
+      const softmax = layer.activation === 'softmax';
+      const activation = softmax ? 'linear' : layer.activation;
+      matmulInto(out, acts[acts.length - 1], inSize, layer.w.value, units, rows, inSize, units, {
+        bias: layer.b.value,
+        activation,
+      });
+      logits = out;
+      acts.push(softmax ? out.slice() : out);
+      if (softmax) softmaxInto(acts[acts.length - 1], out, units);
     }
-    return acts;
+    return { acts, logits };
+  }
+
+  /** The batch's summed loss: squared errors, or cross-entropies (from the logits, by log-sum-exp). */
+  private lossSum(out: Float32Array, logits: Float32Array, y: Float32Array): number {
+    return this.loss === 'mse' ? squaredErrorSum(out, y) : crossEntropySum(logits, y, this.outUnits);
   }
 
   /** Backward pass: fills every layer's gradients from the activations and targets. */
   private backward(acts: Float32Array[], y: Float32Array, rows: number): void {
     const L = this.layers.length;
-    // dZ_L = dA_L ⊙ f'(A_L), with the exact MSE gradient dA_L = 2 (A_L − Y) / (rows · units).
     let dz = new Float32Array(acts[L].length);
-    mseGradInto(dz, acts[L], y, this.layers[L - 1].activation);
+    const last = this.layers[L - 1].activation;
+    if (last === 'softmax') {
+      // dZ_L = (P − Y) / rows: the mean cross-entropy's gradient at the logits, the softmax folded in.
+      crossEntropyGradInto(dz, acts[L], y, rows);
+    } else {
+      // dZ_L = dA_L ⊙ f'(A_L), with the exact MSE gradient dA_L = 2 (A_L − Y) / (rows · units).
+      mseGradInto(dz, acts[L], y, last);
+    }
     for (let l = L - 1; l >= 0; l--) {
       const { inSize, units, w, b } = this.layers[l];
       const prev = acts[l];
@@ -121,31 +144,32 @@ export class CpuTrainer implements Trainer {
       // dA_prev = dZ · Wᵀ (W before this step's update), then dZ_prev = dA_prev ⊙ f'(A_prev).
       const dPrev = new Float32Array(rows * inSize);
       matmulInto(dPrev, dz, units, w.value, units, rows, units, inSize, { transposeB: true });
-      activationBackwardInto(dPrev, prev, dPrev, this.layers[l - 1].activation);
+      activationBackwardInto(dPrev, prev, dPrev, this.layers[l - 1].activation, inSize);
       dz = dPrev;
     }
   }
 
-  /** Applies the optimizer to every parameter. */
+  /** Applies the optimizer to every parameter; weight decay to the weights only. */
   private update(): void {
     this.step++;
     const o = { ...this.optimizer, ...adamCorrections(this.optimizer, this.step) };
-    for (const layer of this.layers) {
-      for (const p of [layer.w, layer.b]) optimizerStepInto(o, p.value, p.grad, p.state[0], p.state[1]);
+    for (const { w, b } of this.layers) {
+      optimizerStepInto(o, w.value, w.grad, w.state[0], w.state[1], true);
+      optimizerStepInto(o, b.value, b.grad, b.state[0], b.state[1]);
     }
   }
 
-  /** One full step; returns the batch's summed squared error (before the update). */
+  /** One full step; returns the batch's summed loss (before the update). */
   private stepOn(x: Float32Array, y: Float32Array, rows: number): number {
-    const acts = this.forward(x, rows);
-    const sse = squaredErrorSum(acts[acts.length - 1], y);
+    const { acts, logits } = this.forward(x, rows);
+    const sum = this.lossSum(acts[acts.length - 1], logits, y);
     this.backward(acts, y, rows);
     this.update();
-    return sse;
+    return sum;
   }
 
   async trainStep(x: Float32Array, y: Float32Array, rows: number): Promise<number> {
-    return this.stepOn(x, y, rows) / (rows * this.outUnits);
+    return this.stepOn(x, y, rows) / this.lossCount(rows);
   }
 
   /** Host memory holds the training set and the whole batch: always resident, batches whole. */
@@ -180,7 +204,7 @@ export class CpuTrainer implements Trainer {
     const out = this.outUnits;
     return {
       runEpoch: async (order, batchSize, shouldStop): Promise<EpochResult> => {
-        let sse = 0;
+        let sum = 0;
         let steps = 0;
         let seen = 0;
         for (let start = 0; start < rows; start += batchSize) {
@@ -193,8 +217,8 @@ export class CpuTrainer implements Trainer {
             bx.set(x.subarray(r * inSize, (r + 1) * inSize), i * inSize);
             by.set(y.subarray(r * out, (r + 1) * out), i * out);
           }
-          // Each batch's mean loss weighted by its share of the rows: Σ sse_batch / (rows · out).
-          sse += this.stepOn(bx, by, n);
+          // Each batch's mean loss weighted by its share of the rows: Σ loss_batch / (rows [· out]).
+          sum += this.stepOn(bx, by, n);
           steps++;
           seen += n;
           // The clock runs across epochs, so many short epochs still give the page a turn.
@@ -203,19 +227,22 @@ export class CpuTrainer implements Trainer {
             this.lastYield = performance.now();
           }
         }
-        return { loss: seen === 0 ? NaN : sse / (seen * out), steps, snapshot: this.copy() };
+        return { loss: seen === 0 ? NaN : sum / this.lossCount(seen), steps, snapshot: this.copy() };
       },
       end: () => {},
     };
   }
 
   async predict(x: Float32Array, rows: number): Promise<Float32Array> {
-    const acts = this.forward(x, rows);
+    const { acts } = this.forward(x, rows);
     return acts[acts.length - 1];
   }
 
-  async evaluate(x: Float32Array, y: Float32Array, rows: number): Promise<number> {
-    return squaredErrorSum(await this.predict(x, rows), y) / (rows * this.outUnits);
+  async evaluate(x: Float32Array, y: Float32Array, rows: number): Promise<Metrics> {
+    const { acts, logits } = this.forward(x, rows);
+    const out = acts[acts.length - 1];
+    const loss = this.lossSum(out, logits, y) / this.lossCount(rows);
+    return this.loss === 'crossEntropy' ? { loss, accuracy: correctRows(out, y, this.outUnits) / rows } : { loss };
   }
 
   private copy(): Snapshot {

@@ -30,7 +30,8 @@ import { type Dispatch, type Recording, recording, recordingResources } from './
 import { activationBackwardDispatch, activationDispatch } from './kernels/activation';
 import { biasGradDispatch } from './kernels/bias_grad';
 import { matmulRecording } from './kernels/matmul';
-import { mseFinishDispatch, mseGradDispatch, msePartCount, msePartialDispatch } from './kernels/mse';
+import { mseFinishDispatch, mseGradDispatch, msePartCount, msePartialDispatch, sumDispatch } from './kernels/mse';
+import { crossEntropyDispatch, softmaxBackwardDispatch, softmaxDispatch } from './kernels/softmax';
 import { hyperWords, optimizerDispatch } from './kernels/optimizer';
 import { GpuTrainer } from './trainer';
 
@@ -165,22 +166,17 @@ export class GpuBackend implements TrainingBackend, WebGpuBackend {
     const { m, k, n } = matmulShape(ma, mb, opts);
     const c = this.output('matmul', m, n);
     const shape = { m, n, k, transposeA: opts.transposeA, transposeB: opts.transposeB };
-    this.run('matmul', [
-      matmulRecording(
-        this.ctx,
-        c.label,
-        {
-          a: ma.buffer,
-          b: mb.buffer,
-          c: c.buffer,
-          bias: bias?.buffer,
-          ...shape,
-          activation: opts.activation,
-          scratch: true,
-        },
-        this.#tuner.tileFor(shape),
-      ),
-    ]);
+    const args = { a: ma.buffer, b: mb.buffer, c: c.buffer, bias: bias?.buffer, ...shape, scratch: true };
+    const product = matmulRecording(
+      this.ctx,
+      c.label,
+      { ...args, activation: opts.activation },
+      this.#tuner.tileFor(shape),
+    );
+    // softmax is row-wise: the matmul stores the logits, then they become probabilities in place.
+    const softmax =
+      opts.activation === 'softmax' ? [softmaxDispatch(this.ctx, `${c.label}.softmax`, c.buffer, m, n)] : [];
+    this.run('matmul', [product, ...softmax]);
     return c;
   }
 
@@ -188,7 +184,14 @@ export class GpuBackend implements TrainingBackend, WebGpuBackend {
     checkActivation('activation', 'kind', kind);
     const mx = this.arg('activation', 'x', x);
     const y = this.output('activation', mx.rows, mx.cols);
-    this.run('activation', [activationDispatch(this.ctx, y.label, kind, mx.buffer, y.buffer, mx.size)]);
+    if (kind === 'softmax') {
+      // Row-wise and in place: y gets a copy of x first.
+      const copy = { source: mx.buffer, target: y.buffer, bytes: mx.size * 4 };
+      const softmax = softmaxDispatch(this.ctx, y.label, y.buffer, mx.rows, mx.cols);
+      this.run('activation', [{ dispatches: [softmax], textures: [], copies: [copy] }]);
+    } else {
+      this.run('activation', [activationDispatch(this.ctx, y.label, kind, mx.buffer, y.buffer, mx.size)]);
+    }
     return y;
   }
 
@@ -198,8 +201,11 @@ export class GpuBackend implements TrainingBackend, WebGpuBackend {
     const mdy = this.arg('activationBackward', 'dy', dy);
     checkSameShape('activationBackward', 'y', my, 'dy', mdy);
     const dx = this.output('activationBackward', my.rows, my.cols);
+    const [ctx, label] = [this.ctx, dx.label];
     this.run('activationBackward', [
-      activationBackwardDispatch(this.ctx, dx.label, kind, my.buffer, mdy.buffer, dx.buffer, my.size),
+      kind === 'softmax'
+        ? softmaxBackwardDispatch(ctx, label, my.buffer, mdy.buffer, dx.buffer, my.rows, my.cols)
+        : activationBackwardDispatch(ctx, label, kind, my.buffer, mdy.buffer, dx.buffer, my.size),
     ]);
     return dx;
   }
@@ -234,13 +240,61 @@ export class GpuBackend implements TrainingBackend, WebGpuBackend {
     return g;
   }
 
+  /**
+   * The cross-entropy kernel over a copy of the logits (it turns them into the softmax), with its
+   * per-row results in a scratch buffer: then `finish` records what the op keeps.
+   */
+  private crossEntropy(op: string, logits: Matrix, target: Matrix, out: GpuMatrix, grad: boolean): void {
+    const z = this.arg(op, 'logits', logits);
+    const t = this.arg(op, 'target', target);
+    checkSameShape(op, 'logits', z, 'target', t);
+    const probs = this.ctx.storage(`${out.label}.softmax`, z.size);
+    const stats = this.ctx.storage(`${out.label}.rows`, 2 * z.rows);
+    try {
+      const copy = { source: z.buffer, target: probs, bytes: z.size * 4 };
+      const dz = grad ? { dz: out.buffer, batchRows: z.rows } : undefined;
+      const rows = crossEntropyDispatch(this.ctx, out.label, probs, t.buffer, stats, z.rows, z.cols, dz);
+      const mean = grad
+        ? []
+        : [sumDispatch(this.ctx, `${out.label}.mean`, stats, 0, z.rows, out.buffer, 1 / z.rows, false)];
+      this.run(op, [{ dispatches: [rows, ...mean], textures: [], copies: [copy] }]);
+    } finally {
+      this.ctx.release(probs);
+      this.ctx.release(stats);
+    }
+  }
+
+  crossEntropyLoss(logits: Matrix, target: Matrix): Matrix {
+    const loss = this.output('crossEntropyLoss', 1, 1);
+    try {
+      this.crossEntropy('crossEntropyLoss', logits, target, loss, false);
+    } catch (e) {
+      loss.dispose();
+      throw e;
+    }
+    return loss;
+  }
+
+  crossEntropyGrad(logits: Matrix, target: Matrix): Matrix {
+    const z = this.arg('crossEntropyGrad', 'logits', logits);
+    const g = this.output('crossEntropyGrad', z.rows, z.cols);
+    try {
+      this.crossEntropy('crossEntropyGrad', logits, target, g, true);
+    } catch (e) {
+      g.dispose();
+      throw e;
+    }
+    return g;
+  }
+
   sgdUpdate(param: Matrix, grad: Matrix, learningRate: number): void {
     const p = this.arg('sgdUpdate', 'param', param);
     const g = this.arg('sgdUpdate', 'grad', grad);
     checkSameShape('sgdUpdate', 'param', p, 'grad', g);
     checkLearningRate('sgdUpdate', 'learningRate', learningRate);
     const hyper = this.ctx.uniform(`${p.label}.sgd.hyper`, hyperWords({ learningRate }).buffer as ArrayBuffer);
-    this.run('sgdUpdate', [optimizerDispatch(this.ctx, `${p.label}.sgd`, 'sgd', p.buffer, g.buffer, p.size, hyper)]);
+    const update = { param: p.buffer, grad: g.buffer, n: p.size, state: [], decay: false };
+    this.run('sgdUpdate', [optimizerDispatch(this.ctx, `${p.label}.sgd`, 'sgd', hyper, update)]);
     this.ctx.release(hyper);
   }
 

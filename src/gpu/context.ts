@@ -352,11 +352,12 @@ export class GpuContext {
   submit(label: string, recordings: Recording[]): void {
     const encoder = this.device.createCommandEncoder({ label });
     for (const copy of recordings.flatMap((r) => r.copies)) {
-      encoder.copyBufferToTexture(
-        { buffer: copy.buffer, bytesPerRow: copy.bytesPerRow },
-        { texture: copy.texture },
-        copy.size,
-      );
+      if ('texture' in copy) {
+        const { buffer, bytesPerRow, texture, size } = copy;
+        encoder.copyBufferToTexture({ buffer, bytesPerRow }, { texture }, size);
+      } else {
+        encoder.copyBufferToBuffer(copy.source, 0, copy.target, 0, copy.bytes);
+      }
     }
     const pass = encoder.beginComputePass({ label });
     for (const d of recordings.flatMap((r) => r.dispatches)) encodeDispatch(pass, d);

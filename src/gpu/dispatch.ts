@@ -28,6 +28,13 @@ export interface TextureCopy {
   size: [number, number];
 }
 
+/** A buffer's first bytes copied into another before a compute pass. */
+export interface BufferCopy {
+  source: GPUBuffer;
+  target: GPUBuffer;
+  bytes: number;
+}
+
 /**
  * What a kernel wrapper records: dispatches to encode in order inside one pass, the textures it made
  * for them (freed with it), and copies that must run before the pass (eager ops only: a training step
@@ -36,7 +43,7 @@ export interface TextureCopy {
 export interface Recording {
   dispatches: Dispatch[];
   textures: GPUTexture[];
-  copies: TextureCopy[];
+  copies: (TextureCopy | BufferCopy)[];
 }
 
 export function recording(...dispatches: Dispatch[]): Recording {

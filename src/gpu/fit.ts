@@ -17,6 +17,8 @@ export interface StepHost {
   readonly params: ParamBuffers;
   readonly inSize: number;
   readonly outUnits: number;
+  /** What a summed loss over `rows` rows is divided by for its mean. */
+  lossCount(rows: number): number;
   /** A training workspace holding `rows` rows, with the plans for each of `plans` tuned first. */
   prepare(training: boolean, rows: number, plans: PlanKey[]): Promise<Workspace>;
   /** The plan for `rows` rows of a batch of `batchRows` (`add`: a micro-batch after the batch's first). */
@@ -151,7 +153,7 @@ export class GpuFitSession implements FitSession {
     host.params.copySnapshot(copy, this.staging, 16);
     ctx.device.queue.submit([copy.finish()]);
     const values = await host.readStaging(this.staging, 4 + host.params.snapshotFloats);
-    const loss = seen === 0 ? NaN : values[0] / (seen * host.outUnits);
+    const loss = seen === 0 ? NaN : values[0] / host.lossCount(seen);
     return { loss, steps, snapshot: host.snapshotAfter(values, 4) };
   }
 

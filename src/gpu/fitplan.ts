@@ -25,6 +25,8 @@ export interface GpuFitContext {
   bindingLimit: number;
   maxBufferSize: number;
   memoryBudget: number;
+  /** A softmax output with cross-entropy (its loss keeps two values per row). */
+  classify: boolean;
   /** Bytes in use on the device that stay during the fit (everything but this trainer's training buffers). */
   otherBytes: number;
 }
@@ -47,7 +49,7 @@ function rowsPerBinding(width: number, limit: number): number {
  * allocation itself still checks, and names what failed.
  */
 export function wholeBatchFits(c: GpuFitContext, rows: number): boolean {
-  const counts = Object.values(workspaceBuffers(c.layers, rows, true));
+  const counts = Object.values(workspaceBuffers(c.layers, rows, true, c.classify));
   const bytes = counts.reduce((s, n) => s + paddedBytes(n), 0);
   return (
     counts.every((n) => paddedBytes(n) <= c.bindingLimit) && c.otherBytes + c.parameterBytes + bytes <= c.memoryBudget
@@ -85,7 +87,7 @@ export function planGpuFit(c: GpuFitContext, request: FitPlanRequest): GpuFitPla
     micro >= 1;
     micro = micro > 1 ? Math.ceil(micro / 2) : 0
   ) {
-    const roles = Object.values(workspaceBuffers(c.layers, micro, true));
+    const roles = Object.values(workspaceBuffers(c.layers, micro, true, c.classify));
     if (!roles.every(bindable)) continue;
     const batchBytes = roles.reduce((s, n) => s + paddedBytes(n), 0) + (micro < batch ? c.missingWeightGradBytes : 0);
     for (const mode of modes) {

@@ -1,6 +1,7 @@
 // predict() and evaluate() on WebGPU: the forward pass over any number of rows in chunks that fit one
 // binding and the memory budget, on the trainer's inference workspace. predict reads each chunk's
 // outputs back through one reused staging buffer; evaluate sums the loss on the GPU and reads it once.
+import type { Loss, Metrics } from '../trainer';
 import type { PlanKey } from './fit';
 import type { GpuContext } from './context';
 import { type Dispatch, encodeDispatch, paddedBytes } from './dispatch';
@@ -16,6 +17,8 @@ export interface InferenceHost {
   readonly layers: LayerShape[];
   readonly inSize: number;
   readonly outUnits: number;
+  readonly loss: Loss;
+  lossCount(rows: number): number;
   /** Bytes of the current inference workspace (replaced when a bigger one is needed). */
   readonly inferenceBytes: number;
   prepare(training: boolean, rows: number, plans: PlanKey[]): Promise<Workspace>;
@@ -28,7 +31,7 @@ export function inferenceChunk(host: InferenceHost, rows: number): number {
   const { ctx } = host;
   const available = ctx.memoryBudget - (ctx.bytesInUse - host.inferenceBytes);
   for (let chunk = Math.min(rows, INFER_CHUNK); chunk >= 1; chunk = chunk > 1 ? Math.ceil(chunk / 2) : 0) {
-    const counts = Object.values(workspaceBuffers(host.layers, chunk, false));
+    const counts = Object.values(workspaceBuffers(host.layers, chunk, false, host.loss === 'crossEntropy'));
     const bytes = counts.reduce((s, n) => s + paddedBytes(n), 0) + paddedBytes(chunk * host.outUnits);
     if (counts.every((n) => paddedBytes(n) <= ctx.bindingLimit) && bytes <= available) return chunk;
   }
@@ -56,10 +59,16 @@ async function forwardChunks(
     write(ctx, ws.acts[0], x.subarray(start * inSize, (start + n) * inSize));
     if (y) write(ctx, ws.target, y.subarray(start * out, (start + n) * out));
     const encoder = ctx.device.createCommandEncoder({ label: 'infer.chunk' });
-    if (y && start === 0) encoder.clearBuffer(ws.accumulator);
+    if (y && start === 0) {
+      encoder.clearBuffer(ws.accumulator);
+      if (ws.correct) encoder.clearBuffer(ws.correct);
+    }
     const pass = encoder.beginComputePass({ label: 'infer.forward' });
-    const loss: Dispatch[] = y ? [plan.lossPartial, plan.lossAccumulate] : [];
-    for (const d of [...plan.forward, ...loss]) encodeDispatch(pass, d);
+    // With targets, the loss (a softmax output's probabilities come with it); without, just the outputs.
+    const after: Dispatch[] = y
+      ? [plan.lossPartial, plan.lossAccumulate, ...(plan.correctAccumulate ? [plan.correctAccumulate] : [])]
+      : plan.outputs;
+    for (const d of [...plan.forward, ...after]) encodeDispatch(pass, d);
     pass.end();
     await each(encoder, ws, start, n);
   }
@@ -88,14 +97,22 @@ export async function predict(host: InferenceHost, x: Float32Array, rows: number
   });
 }
 
-export async function evaluate(host: InferenceHost, x: Float32Array, y: Float32Array, rows: number): Promise<number> {
+/** The mean loss over all rows, and for classification the share of rows answered right; one readback. */
+export async function evaluate(host: InferenceHost, x: Float32Array, y: Float32Array, rows: number): Promise<Metrics> {
   const { ctx } = host;
   const chunk = inferenceChunk(host, rows);
-  return withStaging(ctx, 'evaluate.readback', 16, async (staging) => {
+  return withStaging(ctx, 'evaluate.readback', 32, async (staging) => {
+    let classify = false;
     await forwardChunks(host, x, y, rows, chunk, (encoder, ws, start, n) => {
-      if (start + n === rows) encoder.copyBufferToBuffer(ws.accumulator, 0, staging, 0, 16);
+      if (start + n === rows) {
+        encoder.copyBufferToBuffer(ws.accumulator, 0, staging, 0, 16);
+        if (ws.correct) encoder.copyBufferToBuffer(ws.correct, 0, staging, 16, 16);
+        classify = ws.correct !== undefined;
+      }
       ctx.device.queue.submit([encoder.finish()]);
     });
-    return (await host.readStaging(staging, 1))[0] / (rows * host.outUnits);
+    const [sum, , , , right] = await host.readStaging(staging, 5);
+    const loss = sum / host.lossCount(rows);
+    return classify ? { loss, accuracy: right / rows } : { loss };
   });
 }

@@ -1,6 +1,7 @@
 // The recorded dispatches of one training (or inference) step for one batch size, over a workspace:
 // forward, loss, backward. Built once per batch size and encoded every step. A whole layer's path reads
 // like DESIGN.md's math; a layer split into column blocks (params.ts) takes its own path below.
+import type { Loss } from '../trainer';
 import type { GpuContext } from './context';
 import { type Dispatch, type GpuResource, type Recording, recording, recordingResources } from './dispatch';
 import { activationBackwardDispatch } from './kernels/activation';
@@ -8,15 +9,22 @@ import { biasGradDispatch } from './kernels/bias_grad';
 import { columnsDispatch } from './kernels/columns';
 import { matmulRecording } from './kernels/matmul';
 import type { MatmulArgs, MatmulShape, MatmulTile } from './kernels/matmul_args';
-import { mseFinishDispatch, mseGradDispatch, msePartialDispatch } from './kernels/mse';
+import { mseGradDispatch, msePartCount, msePartialDispatch, sumDispatch } from './kernels/mse';
+import { crossEntropyDispatch, softmaxDispatch } from './kernels/softmax';
 import type { GpuLayer } from './params';
 import type { SplitScratch, Workspace } from './workspace';
 
 export interface Plan {
+  /** Every layer's matmul (with bias and activation); a softmax output's leaves the logits. */
   forward: Dispatch[];
+  /** predict only: the softmax of a softmax output's logits (none otherwise). */
+  outputs: Dispatch[];
+  /** The loss's first pass: partial sums (mse), or per-row cross-entropy, softmax and, training, dZ_L. */
   lossPartial: Dispatch;
-  /** Adds the batch's summed squared error to the workspace's accumulator. */
+  /** Adds the batch's summed loss to the workspace's accumulator. */
   lossAccumulate: Dispatch;
+  /** Classification: adds the rows answered right to the workspace's correct count (evaluate). */
+  correctAccumulate?: Dispatch;
   /** Training only: the batch's mean loss into the trainer's step-loss buffer, and the backward pass. */
   lossMean?: Dispatch;
   backward: Dispatch[];
@@ -33,8 +41,8 @@ export interface PlanInputs {
   layers: GpuLayer[];
   ws: Workspace;
   rows: number;
-  /** The learning rate when SGD is fused into the dW matmuls (the parameters then have no dW). */
-  sgdRate?: number;
+  /** The learning rate and weight decay when SGD is fused into the dW matmuls (no dW buffers then). */
+  sgd?: { rate: number; decay: number };
   /**
    * The batch these rows are a micro-batch of (rows itself when batches run whole): the loss and its
    * gradient are means over the whole batch.
@@ -44,6 +52,7 @@ export interface PlanInputs {
   add: boolean;
   /** Where a training step's mean loss goes. */
   stepLoss: GPUBuffer;
+  loss: Loss;
 }
 
 /** The matmuls a plan for `rows` rows runs (forward; and dW, dA_prev when training), for tuning first. */
@@ -91,30 +100,31 @@ class Recorder {
 export function buildPlan(inputs: PlanInputs): Plan {
   const { ctx, layers, ws, rows } = inputs;
   const forward = new Recorder(inputs);
+  const outputs = new Recorder(inputs);
   const backward = new Recorder(inputs);
   const loss = new Recorder(inputs);
   const sgdMatmuls: Recording[] = [];
+  const all = [forward, outputs, loss, backward];
   try {
     layers.forEach((layer, l) => {
       if (layer.blocks.length === 1) forwardLayer(forward, layer, l, ws, rows);
       else forwardSplitLayer(forward, layer, l, ws, rows, ws.split as SplitScratch);
     });
     const L = layers.length;
-    const outCount = rows * layers[L - 1].units;
-    const batchCount = inputs.batchRows * layers[L - 1].units;
-    const lossPartial = loss.add(msePartialDispatch(ctx, 'loss.partial', ws.acts[L], ws.target, ws.parts, outCount));
-    const lossAccumulate = loss.add(
-      mseFinishDispatch(ctx, 'loss.accumulate', ws.parts, ws.accumulator, outCount, 1, true),
-    );
-    let lossMean: Recording | undefined;
+    const out = layers[L - 1].units;
+    const classify = inputs.loss === 'crossEntropy';
+    // A softmax output: the matmul stored the logits; predict turns them into probabilities here, while
+    // the loss kernel (which needs the logits) does it as it goes.
+    if (classify) outputs.add(softmaxDispatch(ctx, 'output.softmax', ws.acts[L], rows, out));
+    const terms = lossTerms(loss, inputs, out);
     if (ws.training) {
-      // The batch's mean loss (a micro-batch's share of it, added to the earlier ones').
-      const mean = mseFinishDispatch(ctx, 'loss.mean', ws.parts, inputs.stepLoss, outCount, 1 / batchCount, inputs.add);
-      lossMean = loss.add(mean);
-      // dZ_L = 2 (A_L − Y) / (batch · units) ⊙ f'(A_L): the loss gradient fused with the activation's.
-      const { activation } = layers[L - 1];
-      const [aL, dzL] = [ws.acts[L], ws.dz[L - 1]];
-      backward.add(mseGradDispatch(ctx, 'loss.grad', aL, ws.target, dzL, outCount, activation, batchCount));
+      if (!classify) {
+        // dZ_L = 2 (A_L − Y) / (batch · units) ⊙ f'(A_L): the loss gradient fused with the activation's.
+        const { activation } = layers[L - 1];
+        const [aL, dzL, outCount] = [ws.acts[L], ws.dz[L - 1], rows * out];
+        const total = inputs.batchRows * out;
+        backward.add(mseGradDispatch(ctx, 'loss.grad', aL, ws.target, dzL, outCount, activation, total));
+      }
       for (let l = L - 1; l >= 0; l--) {
         const prev = l > 0 ? layers[l - 1] : undefined;
         if (layers[l].blocks.length === 1) backwardLayer(backward, inputs, layers[l], prev, l, sgdMatmuls);
@@ -123,18 +133,53 @@ export function buildPlan(inputs: PlanInputs): Plan {
     }
     return {
       forward: forward.dispatches,
-      lossPartial: lossPartial.dispatches[0],
-      lossAccumulate: lossAccumulate.dispatches[0],
-      lossMean: lossMean?.dispatches[0],
+      outputs: outputs.dispatches,
+      ...terms,
       backward: backward.dispatches,
       sgdMatmuls,
-      resources: [...forward.resources, ...loss.resources, ...backward.resources],
+      resources: all.flatMap((r) => r.resources),
     };
   } catch (e) {
     // A matmul may allocate a packed texture, which can fail the memory budget: nothing made here stays.
-    for (const r of [...forward.resources, ...loss.resources, ...backward.resources]) ctx.release(r);
+    for (const r of all.flatMap((r) => r.resources)) ctx.release(r);
     throw e;
   }
+}
+
+/**
+ * The loss of a batch (or micro-batch) of `rows` rows, whose outputs are in the last activation buffer.
+ *   mse: partial sums of squared errors, then their sum (fit, evaluate) or the batch's mean (trainStep).
+ *   crossEntropy: each row's cross-entropy from the logits (which become the softmax), with dZ_L when
+ *     training, then their sum or mean, and the rows answered right (evaluate).
+ */
+function lossTerms(loss: Recorder, inputs: PlanInputs, out: number) {
+  const { ctx, ws, rows, batchRows } = inputs;
+  const L = ws.acts.length - 1;
+  let partial: Dispatch;
+  let terms: number;
+  let count: number;
+  let correct: Dispatch | undefined;
+  if (inputs.loss === 'crossEntropy') {
+    const grad = ws.training ? { dz: ws.dz[L - 1], batchRows } : undefined;
+    partial = crossEntropyDispatch(ctx, 'loss.rows', ws.acts[L], ws.target, ws.parts, rows, out, grad);
+    // stats[rows .. 2·rows) are the right-answer flags.
+    if (ws.correct) correct = sumDispatch(ctx, 'loss.correct', ws.parts, rows, rows, ws.correct, 1, true);
+    [terms, count] = [rows, batchRows];
+  } else {
+    partial = msePartialDispatch(ctx, 'loss.partial', ws.acts[L], ws.target, ws.parts, rows * out);
+    [terms, count] = [msePartCount(rows * out), batchRows * out];
+  }
+  const sum = (label: string, into: GPUBuffer, scale: number, accumulate: boolean) =>
+    sumDispatch(ctx, label, ws.parts, 0, terms, into, scale, accumulate);
+  return {
+    lossPartial: loss.add(partial).dispatches[0],
+    lossAccumulate: loss.add(sum('loss.accumulate', ws.accumulator, 1, true)).dispatches[0],
+    correctAccumulate: correct && loss.add(correct).dispatches[0],
+    // The batch's mean loss (a micro-batch's share of it, added to the earlier ones').
+    lossMean: ws.training
+      ? loss.add(sum('loss.mean', inputs.stepLoss, 1 / count, inputs.add)).dispatches[0]
+      : undefined,
+  };
 }
 
 /** A_{l+1} = f(A_l · W + b). */
@@ -201,7 +246,7 @@ function weightGrad(
   const shape = { a: aPrev, b: dz, m: inSize, k: inputs.rows, n: cols, transposeA: true };
   if (dw) rec.matmul(`${w.label}.grad`, { ...shape, c: dw, add: inputs.add || undefined });
   else if (inputs.add) throw new Error(`${w.label}: a micro-batch needs dW buffers (addWeightGrads)`);
-  else sgdMatmuls.push(rec.matmul(`${w.label}.sgd`, { ...shape, c: w, sgdRate: inputs.sgdRate ?? 0 }));
+  else sgdMatmuls.push(rec.matmul(`${w.label}.sgd`, { ...shape, c: w, sgd: inputs.sgd ?? { rate: 0, decay: 0 } }));
 }
 
 /** A layer split into column blocks: each block into scratch, then scattered into its columns of A_{l+1}. */

@@ -12,6 +12,7 @@ import matmulSg from '../../shaders/matmul_sg.wgsl?raw';
 import mse from '../../shaders/mse.wgsl?raw';
 import optimizer from '../../shaders/optimizer.wgsl?raw';
 import pack from '../../shaders/pack.wgsl?raw';
+import softmax from '../../shaders/softmax.wgsl?raw';
 
 interface Source {
   file: string;
@@ -31,6 +32,7 @@ export const SHADERS = {
   mse: [fns, { file: 'mse.wgsl', code: mse }],
   optimizer: [{ file: 'optimizer.wgsl', code: optimizer }],
   pack: [{ file: 'pack.wgsl', code: pack }],
+  softmax: [{ file: 'softmax.wgsl', code: softmax }],
 } satisfies Record<string, Source[]>;
 
 export type ShaderName = keyof typeof SHADERS;

@@ -10,6 +10,8 @@ import {
   type FitPlanRequest,
   type FitSession,
   type LayerParams,
+  type Loss,
+  type Metrics,
   type OptimizerConfig,
   type OptimizerState,
   type PhaseTimes,
@@ -45,6 +47,7 @@ export class GpuTrainer implements Trainer, StepHost, InferenceHost {
   private update: Dispatch[] = [];
   private readonly plans = new Map<Workspace, Map<string, Plan>>();
   private optimizer: OptimizerConfig;
+  readonly loss: Loss;
   private step = 0;
   private hyperDirty = true;
   private train?: Workspace;
@@ -56,6 +59,7 @@ export class GpuTrainer implements Trainer, StepHost, InferenceHost {
     spec: TrainerSpec,
   ) {
     this.optimizer = { ...spec.optimizer };
+    this.loss = spec.loss;
     // SGD: W_j −= lr · A_prevᵀ · dZ_j in the dW matmul's store, so no dW buffer and no weight-update pass.
     this.params = new ParamBuffers(ctx, spec, spec.optimizer.type === 'sgd');
     for (const b of this.params.buffers) this.owned.add(b);
@@ -102,6 +106,11 @@ export class GpuTrainer implements Trainer, StepHost, InferenceHost {
     return this.ctx.bytesOf([...ws.buffers, ...plans.flatMap((p) => p.resources)]);
   }
 
+  /** What a summed loss over `rows` rows is divided by for its mean: every output (mse), or every row. */
+  lossCount(rows: number): number {
+    return this.loss === 'mse' ? rows * this.outUnits : rows;
+  }
+
   get inferenceBytes(): number {
     return this.workspaceBytes(this.infer);
   }
@@ -111,11 +120,11 @@ export class GpuTrainer implements Trainer, StepHost, InferenceHost {
   private hyperValues() {
     const o = this.optimizer;
     const { c1, c2 } = adamCorrections(o, this.step + 1);
-    if (o.type === 'momentum') return { learningRate: o.learningRate, beta1: o.momentum };
-    if (o.type === 'adam') {
-      return { learningRate: o.learningRate, beta1: o.beta1, beta2: o.beta2, epsilon: o.epsilon, c1, c2 };
-    }
-    return { learningRate: o.learningRate };
+    const { learningRate, weightDecay } = o;
+    if (o.type === 'momentum') return { learningRate, weightDecay, beta1: o.momentum };
+    if (o.type === 'adam')
+      return { learningRate, weightDecay, beta1: o.beta1, beta2: o.beta2, epsilon: o.epsilon, c1, c2 };
+    return { learningRate, weightDecay };
   }
 
   /** The optimizer's update dispatches: every bias, and every weight block that has a dW buffer. */
@@ -126,9 +135,23 @@ export class GpuTrainer implements Trainer, StepHost, InferenceHost {
     this.update = this.layers.flatMap((layer) =>
       layer.blocks.flatMap(({ w, dw, b, db, state, cols }) => [
         ...(dw
-          ? [optimizerDispatch(ctx, `${w.label}.update`, kind, w, dw, layer.inSize * cols, hyper, ...state.w)]
+          ? [
+              optimizerDispatch(ctx, `${w.label}.update`, kind, hyper, {
+                param: w,
+                grad: dw,
+                n: layer.inSize * cols,
+                state: state.w,
+                decay: true,
+              }),
+            ]
           : []),
-        optimizerDispatch(ctx, `${b.label}.update`, kind, b, db, cols, hyper, ...state.b),
+        optimizerDispatch(ctx, `${b.label}.update`, kind, hyper, {
+          param: b,
+          grad: db,
+          n: cols,
+          state: state.b,
+          decay: false,
+        }),
       ]),
     );
     for (const d of this.update) this.own(d.uniform);
@@ -157,7 +180,7 @@ export class GpuTrainer implements Trainer, StepHost, InferenceHost {
     if (!ws || ws.capacity < rows) {
       // A bigger batch replaces the workspace, and its plans with it.
       if (current) this.dropWorkspace(current);
-      ws = makeWorkspace(this.ctx, this.layers, training, rows);
+      ws = makeWorkspace(this.ctx, this.layers, training, rows, this.loss === 'crossEntropy');
       this.plans.set(ws, new Map());
       for (const b of ws.buffers) this.own(b);
       if (training) this.train = ws;
@@ -186,8 +209,9 @@ export class GpuTrainer implements Trainer, StepHost, InferenceHost {
     if (!plan) {
       const { ctx, layers, stepLoss } = this;
       const tileFor = (shape: MatmulShape) => this.tuner.tileFor(shape);
-      const sgdRate = this.optimizer.type === 'sgd' ? this.optimizer.learningRate : undefined;
-      plan = buildPlan({ ctx, tileFor, layers, ws, ...key, sgdRate, stepLoss });
+      const o = this.optimizer;
+      const sgd = o.type === 'sgd' ? { rate: o.learningRate, decay: o.weightDecay } : undefined;
+      plan = buildPlan({ ctx, tileFor, layers, ws, ...key, sgd, stepLoss, loss: this.loss });
       for (const r of plan.resources) this.own(r);
       plans.set(planId(key), plan);
     }
@@ -283,6 +307,7 @@ export class GpuTrainer implements Trainer, StepHost, InferenceHost {
       bindingLimit: ctx.bindingLimit,
       maxBufferSize: ctx.limits.maxBufferSize,
       memoryBudget: ctx.memoryBudget,
+      classify: this.loss === 'crossEntropy',
       // The training workspace and its plans are replaced by the fit's; everything else stays.
       otherBytes: ctx.bytesInUse - this.workspaceBytes(this.train) - parameterBytes,
     };
@@ -308,7 +333,7 @@ export class GpuTrainer implements Trainer, StepHost, InferenceHost {
     return predict(this, x, rows);
   }
 
-  evaluate(x: Float32Array, y: Float32Array, rows: number): Promise<number> {
+  evaluate(x: Float32Array, y: Float32Array, rows: number): Promise<Metrics> {
     return evaluate(this, x, y, rows);
   }
 

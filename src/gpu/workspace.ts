@@ -13,10 +13,12 @@ export interface Workspace {
   target: GPUBuffer;
   /** dz[l] = dZ of layer l (training only). */
   dz: GPUBuffer[];
-  /** Partial sums of the loss reduction. */
+  /** Partial sums of the loss reduction (mse), or each row's cross-entropy and right-answer flag. */
   parts: GPUBuffer;
   /** Summed loss of fit's epoch or of evaluate(). */
   accumulator: GPUBuffer;
+  /** Classification (a softmax output): rows answered right, summed by evaluate(). */
+  correct?: GPUBuffer;
   /** Split layers only (see plan.ts): their scratch buffers. */
   split?: SplitScratch;
   buffers: GPUBuffer[];
@@ -35,7 +37,12 @@ export interface SplitScratch {
 export type LayerShape = Pick<GpuLayer, 'inSize' | 'units'> & { blocks: readonly { cols: number }[] };
 
 /** The buffers a workspace needs, by role, in f32 values: the one list that is checked and then allocated. */
-export function workspaceBuffers(layers: LayerShape[], capacity: number, training: boolean): Record<string, number> {
+export function workspaceBuffers(
+  layers: LayerShape[],
+  capacity: number,
+  training: boolean,
+  classify = false,
+): Record<string, number> {
   const split = layers.filter((l) => l.blocks.length > 1);
   const widestBlock = Math.max(0, ...split.map((l) => l.blocks[0].cols));
   // dA_prev needs a buffer of its own only for split layers (a whole layer's goes straight into dZ_prev).
@@ -47,8 +54,10 @@ export function workspaceBuffers(layers: LayerShape[], capacity: number, trainin
     if (training) roles[`layer${i}.dz`] = capacity * l.units;
   });
   roles.target = capacity * out;
-  roles['loss.parts'] = msePartCount(capacity * out);
+  // Cross-entropy keeps two values per row (softmax.wgsl): its loss and whether the row was answered right.
+  roles['loss.parts'] = classify ? 2 * capacity : msePartCount(capacity * out);
   roles['loss.sum'] = 1;
+  if (classify) roles['correct.sum'] = 1;
   if (widestBlock) roles['block.out'] = capacity * widestBlock;
   if (widestBlock && training) roles['block.dz'] = capacity * widestBlock;
   if (splitInput && training) {
@@ -58,9 +67,15 @@ export function workspaceBuffers(layers: LayerShape[], capacity: number, trainin
   return roles;
 }
 
-export function makeWorkspace(ctx: GpuContext, layers: GpuLayer[], training: boolean, capacity: number): Workspace {
+export function makeWorkspace(
+  ctx: GpuContext,
+  layers: GpuLayer[],
+  training: boolean,
+  capacity: number,
+  classify: boolean,
+): Workspace {
   const tag = training ? 'train' : 'infer';
-  const roles = Object.entries(workspaceBuffers(layers, capacity, training));
+  const roles = Object.entries(workspaceBuffers(layers, capacity, training, classify));
   const specs: BufferSpec[] = roles.map(([role, count]) => ({ label: `${tag}.${role}`, count }));
   const buffers = ctx.allocate(`a batch of ${capacity} rows`, specs);
   const get = new Map(roles.map(([role], i) => [role, buffers[i]]));
@@ -74,6 +89,7 @@ export function makeWorkspace(ctx: GpuContext, layers: GpuLayer[], training: boo
     dz: training ? layers.map((_, i) => role(`layer${i}.dz`)) : [],
     parts: role('loss.parts'),
     accumulator: role('loss.sum'),
+    correct: get.get('correct.sum'),
     split: blockOut && { blockOut, blockDz: get.get('block.dz'), dA: get.get('dA'), dAPart: get.get('dA.part') },
     buffers,
   };

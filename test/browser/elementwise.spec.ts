@@ -1,4 +1,5 @@
-// GPU activation, activationBackward, biasGrad, mseLoss, mseGrad and sgdUpdate against the CPU reference.
+// GPU activation, activationBackward, biasGrad, mseLoss, mseGrad, softmax, crossEntropyLoss/Grad and
+// sgdUpdate against the CPU reference.
 import { test, expectGpuMatchesCpu } from './fixtures';
 
 const SHAPES: [number, number][] = [
@@ -8,7 +9,7 @@ const SHAPES: [number, number][] = [
   [65, 129],
   [256, 512],
 ];
-const KINDS = ['relu', 'sigmoid', 'linear'] as const;
+const KINDS = ['relu', 'sigmoid', 'tanh', 'linear'] as const;
 const U = 2 ** -24;
 
 // Each test walks every shape on one page: a new page pays for a device and pipeline compiles.
@@ -92,4 +93,80 @@ test('sgdUpdate', async ({ gpuPage }) => {
       n,
     );
   });
+});
+
+// Row-wise ops: moderate logits, and logits of ±80 where a naive softmax overflows (exp(80) ≈ 5.5e34,
+// and its square is past f32): the max-subtracted softmax and the log-sum-exp loss stay exact.
+const ROW_SHAPES: [number, number][] = [
+  [1, 1],
+  [7, 13],
+  [65, 10],
+  [33, 129],
+];
+const RANGES = [
+  [-4, 4],
+  [-80, 80],
+] as const;
+
+test('softmax forward and backward', async ({ gpuPage }) => {
+  for (const [rows, cols] of ROW_SHAPES) {
+    for (const [lo, hi] of RANGES) {
+      // exp within a few ulp, a row sum of `cols` terms: ~cols·u relative, 1e-5 with margin up to 129.
+      await expectGpuMatchesCpu(
+        gpuPage,
+        `softmax ${rows}×${cols} in [${lo}, ${hi})`,
+        'activation',
+        [{ rows, cols, seed: 21, lo, hi }],
+        { kind: 'softmax' },
+        { rtol: 1e-5, atol: 1e-30 },
+        rows * cols,
+      );
+    }
+    // y a probability row, dy in [-1, 1): a dot product of `cols` terms then a multiply.
+    await expectGpuMatchesCpu(
+      gpuPage,
+      `softmax backward ${rows}×${cols}`,
+      'activationBackward',
+      [
+        { rows, cols, seed: 22, lo: 0, hi: 1 / cols },
+        { rows, cols, seed: 23 },
+      ],
+      { kind: 'softmax' },
+      { rtol: 1e-5, atol: cols * U },
+      rows * cols,
+    );
+  }
+});
+
+test('crossEntropyLoss and crossEntropyGrad, finite for logits of ±80', async ({ gpuPage }) => {
+  for (const [rows, cols] of ROW_SHAPES) {
+    for (const [lo, hi] of RANGES) {
+      // Soft targets in [0, 1): the op is defined for any rows; what a Network accepts is checked elsewhere.
+      const inputs = [
+        { rows, cols, seed: 24, lo, hi },
+        { rows, cols, seed: 25, lo: 0, hi: 1 },
+      ];
+      const what = `${rows}×${cols} in [${lo}, ${hi})`;
+      // Per row a log-sum-exp over `cols` and a sum of `cols` products, then a mean over rows, all in f32.
+      await expectGpuMatchesCpu(
+        gpuPage,
+        `crossEntropyLoss ${what}`,
+        'crossEntropyLoss',
+        inputs,
+        {},
+        { rtol: 2e-5, atol: 0 },
+        1,
+      );
+      // (p − t) / rows: the softmax's few ulp, then a subtract and a multiply.
+      await expectGpuMatchesCpu(
+        gpuPage,
+        `crossEntropyGrad ${what}`,
+        'crossEntropyGrad',
+        inputs,
+        {},
+        { rtol: 1e-5, atol: U / rows },
+        rows * cols,
+      );
+    }
+  }
 });

@@ -111,3 +111,22 @@ test('microBatchSize asks for gradient accumulation; Adam ends within 1e-4 of th
   expect(r.losses).toBeNull();
   expect(r.weights).toBeNull();
 });
+
+test("micro-batches of a softmax classifier: the cross-entropy and its gradient are the whole batch's", async ({
+  gpuPage,
+}) => {
+  const r = await gpuPage.evaluate((run) => window.T.fitUnderLimits(run), {
+    ...TALL,
+    spec: {
+      ...TALL.spec,
+      layers: [TALL.spec.layers[0], { units: 4, activation: 'softmax' as const }],
+      loss: 'crossEntropy' as const,
+      optimizer: { type: 'sgd' as const, learningRate: 0.05, weightDecay: 0.01 },
+    },
+    limits: {},
+    fitOptions: { microBatchSize: 40 },
+  });
+  expect(r.plan.microBatchSize).toBe(40);
+  expect(r.losses).toBeNull();
+  expect(r.weights).toBeNull();
+});

@@ -131,3 +131,58 @@ test('parity of fit(): shuffled batches gathered on the GPU, ragged last batch',
     expect(r.weightProblem, `fit ${optimizer.type} weights: ${r.weightProblem}`).toBeNull();
   }
 });
+
+// Classification: tanh and relu hidden layers, a softmax output with cross-entropy (the loss and dZ_L in
+// one kernel), each optimizer with decoupled weight decay. Same tolerances as above.
+const CLASSIFIER = {
+  inputSize: 12,
+  layers: [
+    { units: 24, activation: 'tanh' as const },
+    { units: 16, activation: 'relu' as const },
+    { units: 5, activation: 'softmax' as const },
+  ],
+  loss: 'crossEntropy' as const,
+  seed: 8,
+};
+
+test('parity over 50 trainStep calls: tanh → relu → softmax with cross-entropy and weight decay', async ({
+  gpuPage,
+}) => {
+  const optimizers = [
+    { type: 'sgd' as const, learningRate: 0.2, weightDecay: 0.01 },
+    { type: 'adam' as const, learningRate: 0.01, weightDecay: 0.05 },
+  ];
+  for (const optimizer of optimizers) {
+    const r = await gpuPage.evaluate((args) => window.T.networkParity(args), {
+      spec: { ...CLASSIFIER, optimizer },
+      steps: 50,
+      batch: 32,
+      mode: 'trainStep' as const,
+      lossTol,
+      weightTol,
+    });
+    const what = `classifier ${optimizer.type}`;
+    expect(r.count).toBe(50);
+    expect(r.losses[1], `${what}: training lowers the loss`).toBeLessThan(r.losses[0]);
+    expect(r.lossProblem, `${what} losses: ${r.lossProblem}`).toBeNull();
+    expect(r.weightProblem, `${what} weights: ${r.weightProblem}`).toBeNull();
+  }
+});
+
+test('parity of fit() with a validation set: classification loss and accuracy per epoch', async ({ gpuPage }) => {
+  const r = await gpuPage.evaluate((args) => window.T.networkParity(args), {
+    spec: { ...CLASSIFIER, optimizer: { type: 'momentum' as const, learningRate: 0.1, momentum: 0.9 } },
+    steps: 5,
+    batch: 16,
+    mode: 'fit' as const,
+    lossTol,
+    weightTol,
+    validate: true,
+  });
+  expect(r.lossProblem).toBeNull();
+  expect(r.weightProblem).toBeNull();
+  expect(r.validationLoss).toBeNull();
+  const [gpu, cpu] = r.validationAccuracy;
+  expect(gpu).toHaveLength(5);
+  expect(gpu).toEqual(cpu);
+});

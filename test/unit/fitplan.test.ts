@@ -18,6 +18,7 @@ function context(overrides: Partial<GpuFitContext> = {}): GpuFitContext {
     bindingLimit: 128 * MiB,
     maxBufferSize: 256 * MiB,
     memoryBudget: Infinity,
+    classify: false,
     otherBytes: 0,
     ...overrides,
   };

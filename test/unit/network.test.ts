@@ -143,8 +143,8 @@ describe('bad input throws a clear error and changes nothing', () => {
     }
   });
   it('unknown activation', () =>
-    expect(() => new Network(cpu, { ...spec, layers: [{ units: 2, activation: 'tanh' as 'relu' }] })).toThrow(
-      `Network: layers[0].activation is "tanh" (expected one of 'relu', 'sigmoid', 'linear')`,
+    expect(() => new Network(cpu, { ...spec, layers: [{ units: 2, activation: 'swish' as 'relu' }] })).toThrow(
+      `Network: layers[0].activation is "swish" (expected one of 'relu', 'sigmoid', 'tanh', 'linear', 'softmax')`,
     ));
   it('unknown optimizer', () =>
     expect(

@@ -40,14 +40,14 @@ async function library(optimizer: OptimizerSpec, steps: number) {
   return out;
 }
 
-/** Each step's loss and parameters, from `update(param index, gradient, step t from 1)`. */
-function byHand(steps: number, update: (k: number, g: number, t: number) => number) {
+/** Each step's loss and parameters, from `update(param index (2: the bias), gradient, step t from 1, value)`. */
+function byHand(steps: number, update: (k: number, g: number, t: number, p: number) => number) {
   const params = [...W0, B0];
   const out: { loss: number; w: number[]; b: number }[] = [];
   for (let t = 1; t <= steps; t++) {
     const { loss, dW, db } = gradient(params.slice(0, 2), params[2]);
     const grads = [...dW, db];
-    for (let k = 0; k < 3; k++) params[k] -= update(k, grads[k], t);
+    for (let k = 0; k < 3; k++) params[k] -= update(k, grads[k], t, params[k]);
     out.push({ loss, w: params.slice(0, 2), b: params[2] });
   }
   return out;
@@ -95,6 +95,34 @@ describe('the reference trainer against the textbook formulas', () => {
     // what the bias correction is for, and a missing one would move it by a fraction (1 − β1) / √(1 − β2) of it.
     const g = gradient(W0, B0);
     expect(Math.abs(actual[0].w[0] - W0[0])).toBeCloseTo(lr * (Math.abs(g.dW[0]) / (Math.abs(g.dW[0]) + eps)), 6);
+  });
+
+  it('AdamW: weight decay decoupled from the moments, on the weights only', async () => {
+    const [lr, b1, b2, eps, wd] = [0.05, 0.9, 0.999, 1e-8, 0.3];
+    const m = [0, 0, 0];
+    const v = [0, 0, 0];
+    const expected = byHand(4, (k, g, t, p) => {
+      m[k] = b1 * m[k] + (1 - b1) * g;
+      v[k] = b2 * v[k] + (1 - b2) * g * g;
+      const step = m[k] / (1 - b1 ** t) / (Math.sqrt(v[k] / (1 - b2 ** t)) + eps);
+      return lr * (step + (k < 2 ? wd * p : 0));
+    });
+    const actual = await library({ type: 'adam', learningRate: lr, weightDecay: wd }, 4);
+    expectClose(actual, expected);
+  });
+
+  it('SGD and momentum with weight decay: p −= lr (u + wd p), u the usual step', async () => {
+    const [lr, wd, mu] = [0.05, 0.2, 0.5];
+    expectClose(
+      await library({ type: 'sgd', learningRate: lr, weightDecay: wd }, 3),
+      byHand(3, (k, g, _, p) => lr * (g + (k < 2 ? wd * p : 0))),
+    );
+    const vel = [0, 0, 0];
+    const expected = byHand(3, (k, g, _, p) => {
+      vel[k] = mu * vel[k] + g;
+      return lr * (vel[k] + (k < 2 ? wd * p : 0));
+    });
+    expectClose(await library({ type: 'momentum', learningRate: lr, momentum: mu, weightDecay: wd }, 3), expected);
   });
 
   it('SGD: p −= lr g', async () => {

@@ -130,9 +130,9 @@ describe('matmul', () => {
 
   it('rejects an unknown activation', () => {
     expectThrow(
-      () => cpu.matmul(m(2, 3), m(3, 4), { activation: 'tanh' as never }),
+      () => cpu.matmul(m(2, 3), m(3, 4), { activation: 'swish' as never }),
       InvalidArgumentError,
-      `matmul: activation is "tanh" (expected one of 'relu', 'sigmoid', 'linear')`,
+      `matmul: activation is "swish" (expected one of 'relu', 'sigmoid', 'tanh', 'linear', 'softmax')`,
     );
   });
 
@@ -154,17 +154,17 @@ describe('matmul', () => {
 describe('activation, activationBackward, biasGrad, mse', () => {
   it('activation rejects an unknown kind', () => {
     expectThrow(
-      () => cpu.activation('softmax' as never, m(1, 2)),
+      () => cpu.activation('gelu' as never, m(1, 2)),
       InvalidArgumentError,
-      `activation: kind is "softmax" (expected one of 'relu', 'sigmoid', 'linear')`,
+      `activation: kind is "gelu" (expected one of 'relu', 'sigmoid', 'tanh', 'linear', 'softmax')`,
     );
   });
 
   it('activationBackward rejects an unknown kind and mismatched shapes', () => {
     expectThrow(
-      () => cpu.activationBackward('tanh' as never, m(1, 2), m(1, 2)),
+      () => cpu.activationBackward('swish' as never, m(1, 2), m(1, 2)),
       InvalidArgumentError,
-      `activationBackward: kind is "tanh" (expected one of 'relu', 'sigmoid', 'linear')`,
+      `activationBackward: kind is "swish" (expected one of 'relu', 'sigmoid', 'tanh', 'linear', 'softmax')`,
     );
     expectThrow(
       () => cpu.activationBackward('relu', m(2, 3), m(3, 2)),

@@ -4,7 +4,14 @@ import type { GpuContext } from '../context';
 import { type BindingKind, type Dispatch, elementwiseGrid } from '../dispatch';
 
 /** The ACTIVATION override value for each activation (ACT_* in activation_fns.wgsl). */
-export const ACTIVATION_CODE: Record<Activation, number> = { linear: 0, relu: 1, sigmoid: 2 };
+export const ACTIVATION_CODE: Record<Activation, number> = {
+  linear: 0,
+  relu: 1,
+  sigmoid: 2,
+  tanh: 3,
+  // Row-wise, not elementwise: a matmul stores the logits (linear) and softmax.wgsl runs after.
+  softmax: 0,
+};
 
 const WG = 256;
 const FORWARD: BindingKind[] = ['read', 'storage', 'uniform'];

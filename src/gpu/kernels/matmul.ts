@@ -51,7 +51,7 @@ export function matmulRecording(ctx: GpuContext, label: string, args: MatmulArgs
     ACTIVATION: ACTIVATION_CODE[activation],
     EPILOGUE: epilogueOf(args),
   };
-  const uniform = ctx.uniform(`${label}.params`, paramsWords(m, n, k, args.sgdRate));
+  const uniform = ctx.uniform(`${label}.params`, paramsWords(m, n, k, args.sgd));
   const aux = args.bias ?? args.derivativeOf ?? ctx.dummy('bias');
   return recording({
     label,

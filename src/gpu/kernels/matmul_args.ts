@@ -18,11 +18,14 @@ export interface MatmulArgs {
   activation?: Activation;
   /**
    * Store C ⊙ f'(Y) instead, Y being this M×N buffer (a layer's output): dZ_prev straight from dZ · Wᵀ,
-   * with no dA pass. Not with bias or sgdRate.
+   * with no dA pass. Not with bias or sgd.
    */
   derivativeOf?: GPUBuffer;
-  /** Apply c −= sgdRate · C to c instead of storing C: the SGD step fused into dW = A_prevᵀ · dZ. */
-  sgdRate?: number;
+  /**
+   * Apply c −= rate · (C + decay · c) to c instead of storing C: the SGD step (with decoupled weight
+   * decay) fused into dW = A_prevᵀ · dZ.
+   */
+  sgd?: { rate: number; decay: number };
   /** Add C to c instead of storing it: dW summed over the micro-batches of a batch. */
   add?: boolean;
   /**
@@ -49,23 +52,25 @@ export const EPI_ADD = 3;
 
 /** Which epilogue a matmul's store runs. */
 export function epilogueOf(args: MatmulArgs): number {
-  const asked = [args.bias, args.derivativeOf, args.sgdRate, args.add || undefined];
+  const asked = [args.bias, args.derivativeOf, args.sgd, args.add || undefined];
   if (asked.filter((x) => x !== undefined).length > 1) {
-    throw new Error('matmul: bias, derivativeOf, sgdRate and add exclude each other');
+    throw new Error('matmul: bias, derivativeOf, sgd and add exclude each other');
   }
   if (args.derivativeOf) return EPI_GRAD;
-  if (args.sgdRate !== undefined) return EPI_SGD;
+  if (args.sgd !== undefined) return EPI_SGD;
   return args.add ? EPI_ADD : EPI_FORWARD;
 }
 
-/** The params uniform {M, N, K, lr}. */
-export function paramsWords(m: number, n: number, k: number, lr = 0): ArrayBuffer {
-  const words = Uint32Array.of(m, n, k, 0);
-  new Float32Array(words.buffer)[3] = lr;
+/** The params uniform {M, N, K, lr, wd}. */
+export function paramsWords(m: number, n: number, k: number, sgd?: { rate: number; decay: number }): ArrayBuffer {
+  const words = Uint32Array.of(m, n, k, 0, 0, 0, 0, 0);
+  const floats = new Float32Array(words.buffer);
+  floats[3] = sgd?.rate ?? 0;
+  floats[4] = sgd?.decay ?? 0;
   return words.buffer;
 }
 
-/** Rewrites the learning rate of a matmul recorded with sgdRate (after setLearningRate): its last dispatch's. */
+/** Rewrites the learning rate of a matmul recorded with sgd (after setLearningRate): its last dispatch's. */
 export function writeMatmulRate(ctx: GpuContext, r: Recording, lr: number): void {
   ctx.device.queue.writeBuffer(r.dispatches[r.dispatches.length - 1].uniform, 12, Float32Array.of(lr));
 }

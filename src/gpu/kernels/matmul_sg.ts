@@ -53,7 +53,7 @@ export function subgroupMatmul(ctx: GpuContext, label: string, args: MatmulArgs,
     ACTIVATION: ACTIVATION_CODE[activation],
     EPILOGUE: epilogueOf(args),
   };
-  const uniform = ctx.uniform(`${label}.params`, paramsWords(m, n, k, args.sgdRate));
+  const uniform = ctx.uniform(`${label}.params`, paramsWords(m, n, k, args.sgd));
   const aux = args.bias ?? args.derivativeOf ?? ctx.dummy('bias');
   const main: Dispatch = {
     label,

@@ -11,10 +11,11 @@ const MAX_PARTS = 256;
 const PARTIAL: BindingKind[] = ['read', 'read', 'storage', 'uniform'];
 const FINISH: BindingKind[] = ['read', 'storage', 'uniform'];
 
-function params(n: number, nParts: number, scale: number): ArrayBuffer {
+function params(n: number, nParts: number, scale: number, first = 0): ArrayBuffer {
   const words = new ArrayBuffer(16);
   new Uint32Array(words, 0, 2).set([n, nParts]);
   new Float32Array(words, 8, 1)[0] = scale;
+  new Uint32Array(words, 12, 1)[0] = first;
   return words;
 }
 
@@ -56,11 +57,25 @@ export function mseFinishDispatch(
   scale: number,
   accumulate: boolean,
 ): Dispatch {
-  const uniform = ctx.uniform(`${label}.params`, params(n, msePartCount(n), scale));
+  return sumDispatch(ctx, label, parts, 0, msePartCount(n), loss, scale, accumulate);
+}
+
+/** out[0] = scale · Σ values[first .. first + count) (or out[0] += … with accumulate), in one workgroup. */
+export function sumDispatch(
+  ctx: GpuContext,
+  label: string,
+  values: GPUBuffer,
+  first: number,
+  count: number,
+  out: GPUBuffer,
+  scale: number,
+  accumulate: boolean,
+): Dispatch {
+  const uniform = ctx.uniform(`${label}.params`, params(count, count, scale, first));
   return {
     label,
     pipeline: ctx.pipeline('mse', 'finish', FINISH, { WG, ACCUMULATE: Number(accumulate) }),
-    bindGroup: ctx.bindGroup(label, FINISH, [parts, loss, uniform]),
+    bindGroup: ctx.bindGroup(label, FINISH, [values, out, uniform]),
     workgroups: [1, 1, 1],
     uniform,
   };

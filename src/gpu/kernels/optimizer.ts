@@ -17,40 +17,44 @@ export interface Hyper {
   /** Adam's bias corrections 1 - β1^t and 1 - β2^t for the step about to run. */
   c1?: number;
   c2?: number;
+  /** Decoupled weight decay, for the dispatches made with decay. */
+  weightDecay?: number;
 }
 
 /** The `hyper` uniform block of optimizer.wgsl. */
 export function hyperWords(h: Hyper): Float32Array {
-  return Float32Array.of(h.learningRate, h.beta1 ?? 0, h.beta2 ?? 0, h.epsilon ?? 0, h.c1 ?? 1, h.c2 ?? 1, 0, 0);
+  const { learningRate, beta1 = 0, beta2 = 0, epsilon = 0, c1 = 1, c2 = 1, weightDecay = 0 } = h;
+  return Float32Array.of(learningRate, beta1, beta2, epsilon, c1, c2, weightDecay, 0);
+}
+
+/** One tensor's update: `param` (n values) from `grad`, with the optimizer's state tensors (none for SGD). */
+export interface UpdateArgs {
+  param: GPUBuffer;
+  grad: GPUBuffer;
+  n: number;
+  state: GPUBuffer[];
+  /** Apply the decoupled weight decay (weights, not biases). */
+  decay: boolean;
 }
 
 /**
- * Updates `param` (n values) in place from `grad`; s1/s2 are the optimizer's state (dummies where
- * unused); `hyper` is a uniform buffer holding hyperWords(), possibly shared between dispatches.
+ * Updates `param` in place from `grad`; `hyper` is a uniform buffer holding hyperWords(), shared by the
+ * dispatches of a network and rewritten when its values change. Unused state bindings get dummies.
  */
 export function optimizerDispatch(
   ctx: GpuContext,
   label: string,
   kind: OptimizerKind,
-  param: GPUBuffer,
-  grad: GPUBuffer,
-  n: number,
   hyper: GPUBuffer,
-  s1?: GPUBuffer,
-  s2?: GPUBuffer,
+  { param, grad, n, state, decay }: UpdateArgs,
 ): Dispatch {
   const uniform = ctx.uniform(`${label}.size`, Uint32Array.of(n, 0, 0, 0).buffer);
+  const [s1 = ctx.dummy('state1'), s2 = ctx.dummy('state2')] = state;
+  const constants = { WG, OPTIMIZER: OPTIMIZER_CODE[kind], DECAY: Number(decay) };
   return {
     label,
-    pipeline: ctx.pipeline('optimizer', 'main', BINDINGS, { WG, OPTIMIZER: OPTIMIZER_CODE[kind] }),
-    bindGroup: ctx.bindGroup(label, BINDINGS, [
-      param,
-      grad,
-      s1 ?? ctx.dummy('state1'),
-      s2 ?? ctx.dummy('state2'),
-      uniform,
-      hyper,
-    ]),
+    pipeline: ctx.pipeline('optimizer', 'main', BINDINGS, constants),
+    bindGroup: ctx.bindGroup(label, BINDINGS, [param, grad, s1, s2, uniform, hyper]),
     workgroups: elementwiseGrid(n, WG),
     uniform,
   };

@@ -14,6 +14,24 @@ export function dataset(rows: number, inputs: number, outputs: number, seed: num
   return { x, y };
 }
 
+/** Inputs in [-1, 1) and one-hot targets of a class that a fixed random teacher picks (learnable). */
+export function classes(rows: number, inputs: number, outputs: number, seed: number) {
+  const x = rand(rows * inputs, seed);
+  const teacher = rand(inputs * outputs, seed + 1);
+  const y = new Float32Array(rows * outputs);
+  for (let r = 0; r < rows; r++) {
+    let best = 0;
+    let bestScore = -Infinity;
+    for (let c = 0; c < outputs; c++) {
+      let score = 0;
+      for (let i = 0; i < inputs; i++) score += x[r * inputs + i] * teacher[i * outputs + c];
+      if (score > bestScore) [best, bestScore] = [c, score];
+    }
+    y[r * outputs + best] = 1;
+  }
+  return { x, y };
+}
+
 /** `perClass` points on each of `arms` spiral arms with Gaussian-ish noise; one-hot targets. */
 export function spiral(perClass: number, arms: number, noise: number, seed: number) {
   const r = rand(perClass * arms * 2, seed, -1, 1);

@@ -4,7 +4,7 @@
 import * as WB from '../../../src/index';
 import { allclose, type Tolerance } from '../../allclose';
 import { counters } from './counters';
-import { dataset } from './data';
+import { classes, dataset } from './data';
 import { flatWeights } from './training';
 
 export interface LimitedRun {
@@ -27,7 +27,7 @@ export interface LimitedRun {
  */
 export async function fitUnderLimits(run: LimitedRun) {
   const out = run.spec.layers[run.spec.layers.length - 1].units;
-  const { x, y } = dataset(run.samples, run.spec.inputSize, out, 17);
+  const { x, y } = (run.spec.loss === 'crossEntropy' ? classes : dataset)(run.samples, run.spec.inputSize, out, 17);
   const options = { epochs: run.epochs, batchSize: run.batchSize, seed: 3 };
   const free = await WB.createBackend('webgpu', { autotune: false });
   const tight = await WB.createBackend('webgpu', { autotune: false, ...run.limits });

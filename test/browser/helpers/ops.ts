@@ -65,6 +65,8 @@ export async function runOp(
           biasGrad: () => backend.biasGrad(ms[0]),
           mseLoss: () => backend.mseLoss(ms[0], ms[1]),
           mseGrad: () => backend.mseGrad(ms[0], ms[1]),
+          crossEntropyLoss: () => backend.crossEntropyLoss(ms[0], ms[1]),
+          crossEntropyGrad: () => backend.crossEntropyGrad(ms[0], ms[1]),
         }[op];
         if (!f) throw new Error(`harness: unknown op ${op}`);
         const out = f();

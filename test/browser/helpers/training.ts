@@ -4,7 +4,7 @@ import * as WB from '../../../src/index';
 import type { GpuBackend } from '../../../src/gpu/backend';
 import { allclose, type Tolerance } from '../../allclose';
 import { liveBuffers, liveTextures } from './counters';
-import { dataset } from './data';
+import { classes, dataset } from './data';
 import { gpuBackend } from './ops';
 
 /** All weights and biases of a network, layer after layer, as one array. */
@@ -21,24 +21,31 @@ export interface ParityArgs {
   weightTol: Tolerance;
   /** A dedicated backend with these options instead of the page's shared one. */
   backendOptions?: WB.BackendOptions;
+  /** fit only: also evaluate a validation set (the first two batches) after every epoch, and compare. */
+  validate?: boolean;
 }
 
 /**
  * Trains the same network (same seed) on WebGPU and on the CPU with the same batches and compares the
  * per-step (trainStep) or per-epoch (fit) losses and the final weights, in the page.
  */
-export async function networkParity({ spec, steps, batch, mode, lossTol, weightTol, backendOptions }: ParityArgs) {
+export async function networkParity(args: ParityArgs) {
+  const { spec, steps, batch, mode, lossTol, weightTol, backendOptions } = args;
   const own = backendOptions ? await WB.createBackend('webgpu', backendOptions) : undefined;
   const gpuNet = new WB.Network(own ?? (await gpuBackend()), spec);
   const cpuNet = new WB.Network(await WB.createBackend('cpu'), spec);
   const out = spec.layers[spec.layers.length - 1].units;
   const rows = mode === 'fit' ? batch * 5 + 3 : batch * 10; // fit: a ragged last batch
-  const { x, y } = dataset(rows, spec.inputSize, out, 1234);
+  const { x, y } = (spec.loss === 'crossEntropy' ? classes : dataset)(rows, spec.inputSize, out, 1234);
+  const validation = args.validate
+    ? { x: x.subarray(0, 2 * batch * spec.inputSize), y: y.subarray(0, 2 * batch * out) }
+    : undefined;
   const run = async (net: WB.Network) => {
     const losses: number[] = [];
+    let history: WB.FitHistory | undefined;
     if (mode === 'fit') {
-      const r = await net.fit(x, y, { epochs: steps, batchSize: batch, seed: 77 });
-      losses.push(...r.loss);
+      history = await net.fit(x, y, { epochs: steps, batchSize: batch, seed: 77, validation });
+      losses.push(...history.loss);
     } else {
       for (let s = 0; s < steps; s++) {
         const b = s % (rows / batch);
@@ -51,7 +58,7 @@ export async function networkParity({ spec, steps, batch, mode, lossTol, weightT
       }
     }
     const w = await net.getWeights();
-    return { losses, weights: w.flatMap((l) => [...l.weights, ...l.bias]) };
+    return { losses, history, weights: w.flatMap((l) => [...l.weights, ...l.bias]) };
   };
   try {
     const g = await run(gpuNet);
@@ -66,6 +73,9 @@ export async function networkParity({ spec, steps, batch, mode, lossTol, weightT
       losses: [g.losses[0], g.losses[g.losses.length - 1], c.losses[0], c.losses[c.losses.length - 1]],
       count: g.losses.length,
       moved,
+      validationLoss:
+        g.history?.validationLoss && allclose(g.history.validationLoss, c.history?.validationLoss ?? [], lossTol),
+      validationAccuracy: [g.history?.validationAccuracy, c.history?.validationAccuracy],
     };
   } finally {
     gpuNet.destroy();
