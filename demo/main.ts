@@ -164,8 +164,7 @@ async function loadData(): Promise<void> {
   }
   el('data-note').textContent =
     `${DATASETS[name].label}: ${data.train.rows.toLocaleString('en')} training and ` +
-    `${data.test.rows.toLocaleString('en')} test samples (no overlap), one-hot targets, ` +
-    `${data.classes} sigmoid outputs.`;
+    `${data.test.rows.toLocaleString('en')} test samples (no overlap), one-hot targets, ${data.classes} classes.`;
 }
 
 /** A fresh network from the form's settings on the chosen backend (the previous one is discarded). */
@@ -202,6 +201,8 @@ function adopt(net: Network): void {
     stepsPerSec: null,
     samplesPerSec: null,
     lossHistory: [],
+    testLossHistory: [],
+    testAccHistory: [],
     error: null,
   });
   controls.summary.textContent = describeNet();
@@ -246,13 +247,15 @@ async function onEpoch(r: EpochReport): Promise<void> {
     samplesPerSec: r.samplesPerSec,
   });
   if (r.complete) {
-    demoState.trainLoss = r.loss;
+    // The test curves come from fit's validation history: measured on the backend at each epoch's end.
+    Object.assign(demoState, { trainLoss: r.loss, testLoss: r.testLoss ?? null, testAcc: r.testAcc ?? null });
     demoState.lossHistory.push(r.loss);
-    chart.push(r.epoch, r.loss, null, null);
+    if (r.testLoss !== undefined) demoState.testLossHistory.push(r.testLoss);
+    if (r.testAcc !== undefined) demoState.testAccHistory.push(r.testAcc);
+    chart.push(r.epoch, r.loss, r.testLoss ?? null, r.testAcc ?? null);
   }
   if (performance.now() - lastEval.at >= Math.min(EVAL_MAX_INTERVAL_MS, Math.max(EVAL_INTERVAL_MS, 3 * lastEval.ms))) {
-    const ev = await refresh();
-    if (r.complete) chart.setLatestTest(ev.testLoss, ev.testAcc);
+    await refresh();
     await yieldToPage(); // let the page paint
   }
   showStats();
@@ -270,7 +273,6 @@ function start(): void {
   }
   const batchSize = Math.min(batch, data.train.rows);
   const untilEpoch = session.epoch >= epochs ? session.epoch + epochs : epochs;
-  let lastComplete = true;
   const s = session;
   setStatus(`Training ${describeNet()}, batch ${batchSize}, up to epoch ${untilEpoch}…`, 'training');
   demoState.error = null;
@@ -278,15 +280,11 @@ function start(): void {
     .start({
       batchSize,
       untilEpoch,
-      onEpoch: async (r) => {
-        lastComplete = r.complete;
-        await onEpoch(r);
-      },
+      onEpoch,
       onStop: async (error) => {
         try {
           if (error) throw error;
           const ev = await refresh();
-          if (lastComplete) chart.setLatestTest(ev.testLoss, ev.testAcc);
           const done = s.epoch >= untilEpoch;
           setStatus(
             `${done ? 'Done' : 'Paused'} after ${s.epoch} epochs (${s.steps.toLocaleString('en')} steps): ` +
@@ -363,6 +361,7 @@ async function load(file: File): Promise<void> {
   showNetConfig({
     hidden: net.layers.slice(0, -1).map((l) => l.units),
     activation: net.layers[0].activation,
+    loss: net.loss,
     optimizer: net.optimizer.type,
     learningRate: net.optimizer.learningRate,
     seed: net.seed,
@@ -405,6 +404,7 @@ rebuildOnChange(controls.noise, true);
 rebuildOnChange(controls.seed, true);
 rebuildOnChange(controls.hidden, false);
 rebuildOnChange(controls.activation, false);
+rebuildOnChange(controls.loss, false);
 rebuildOnChange(controls.optimizer, false);
 controls.learningRate.addEventListener('input', () => {
   const lr = readLearningRate();

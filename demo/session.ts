@@ -2,12 +2,14 @@
 // fit() and paused by aborting it. It keeps the epoch and step counts, measures throughput, evaluates
 // the network (accuracy, test loss, the decision map's grid) and moves the network between backends.
 // It knows nothing of the DOM; main.ts drives it and draws what it reports.
-import { Network, type Activation, type Backend, type EpochInfo, type OptimizerSpec } from '../src/index';
+import { Network, type Activation, type Backend, type EpochInfo, type Loss, type OptimizerSpec } from '../src/index';
 import { argmax, type Dataset } from './datasets';
 
 export interface NetConfig {
   hidden: number[];
   activation: Activation;
+  /** crossEntropy: a softmax output; mse: a sigmoid output (one-hot targets are in its [0, 1]). */
+  loss: Loss;
   optimizer: OptimizerSpec['type'];
   learningRate: number;
   seed: number;
@@ -18,6 +20,7 @@ export interface Evaluation {
   /** On the first `trainRows` training rows (all of them for the 2-D sets). */
   trainAcc: number;
   trainRows: number;
+  /** The network's own loss (cross-entropy or MSE) on the test set. */
   testLoss: number;
   testAcc: number;
   /** Outputs for every test row, rows × classes. */
@@ -33,6 +36,9 @@ export interface EpochReport {
   /** False for the partial epoch that a pause cut short. */
   complete: boolean;
   loss: number;
+  /** The test set's loss and accuracy, from fit's validation at the epoch's end (complete epochs). */
+  testLoss?: number;
+  testAcc?: number;
   steps: number;
   stepsPerSec: number;
   samplesPerSec: number;
@@ -70,9 +76,11 @@ export function buildSpec(config: NetConfig, data: Dataset) {
     inputSize: data.inputSize,
     layers: [
       ...config.hidden.map((units) => ({ units, activation: config.activation })),
-      // One-hot targets and MSE: sigmoid outputs live in the targets' [0, 1].
-      { units: data.classes, activation: 'sigmoid' as const },
+      // One-hot targets: a softmax over the classes with cross-entropy, or sigmoid outputs (in the targets'
+      // [0, 1]) with MSE, as the demo did before the library had a softmax.
+      { units: data.classes, activation: config.loss === 'crossEntropy' ? ('softmax' as const) : ('sigmoid' as const) },
     ],
+    loss: config.loss,
     optimizer,
     seed: config.seed,
   };
@@ -141,7 +149,8 @@ export class Session {
       first = false;
       await this.flushJson();
       const rate = this.rate();
-      await options.onEpoch({ epoch: this.epoch, complete, loss: info.loss, steps: info.steps, ...rate });
+      const test = { testLoss: info.validationLoss, testAcc: info.validationAccuracy };
+      await options.onEpoch({ epoch: this.epoch, complete, loss: info.loss, steps: info.steps, ...test, ...rate });
       // fit() on the CPU yields within an epoch only after 30 ms of it, so many short epochs in a row
       // would never let the page paint or take a click: give it a turn between them.
       if (performance.now() - lastYield > MAX_BUSY_MS) {
@@ -159,6 +168,8 @@ export class Session {
           // A resumed run must not replay the first run's shuffles.
           seed: (this.net.seed * 31 + this.epoch * 7 + this.steps) | 0,
           signal: ctrl.signal,
+          // The test set, evaluated by fit on the backend at each epoch's end: the chart's test curves.
+          validation: { x: this.data.test.x, y: this.data.test.y },
           onEpochEnd,
         });
       } catch (e) {
@@ -210,16 +221,12 @@ export class Session {
     for (let i = 0; i < this.trainRows; i++) if (argmax(out, i * classes, classes) === train.labels[i]) right++;
     const trainAcc = right / this.trainRows;
     const testOutputs = out.subarray(this.trainRows * classes, (this.trainRows + test.rows) * classes);
-    let sse = 0;
     right = 0;
-    for (let i = 0; i < test.rows; i++) {
-      if (argmax(testOutputs, i * classes, classes) === test.labels[i]) right++;
-      for (let j = 0; j < classes; j++) sse += (testOutputs[i * classes + j] - test.y[i * classes + j]) ** 2;
-    }
+    for (let i = 0; i < test.rows; i++) if (argmax(testOutputs, i * classes, classes) === test.labels[i]) right++;
     return {
       trainAcc,
       trainRows: this.trainRows,
-      testLoss: sse / (test.rows * classes),
+      testLoss: await this.net.evaluate(test.x, test.y),
       testAcc: right / test.rows,
       testOutputs,
       gridOutputs: this.grid ? out.subarray((this.trainRows + test.rows) * classes) : null,

@@ -23,6 +23,9 @@ export interface DemoState {
   samplesPerSec: number | null;
   /** Train loss of every completed epoch of the current network. */
   lossHistory: number[];
+  /** Test (validation) loss and accuracy of every completed epoch, from fit's history. */
+  testLossHistory: number[];
+  testAccHistory: number[];
   /** How many times the views were redrawn from a fresh evaluation. */
   evaluations: number;
   /** How many weight files were loaded, and the latest file's name. */
@@ -47,6 +50,8 @@ export const demoState: DemoState = {
   stepsPerSec: null,
   samplesPerSec: null,
   lossHistory: [],
+  testLossHistory: [],
+  testAccHistory: [],
   evaluations: 0,
   loads: 0,
   loadedFrom: null,

@@ -114,7 +114,7 @@ test('spiral on WebGPU: the loss falls, training accuracy reaches 90 %, the deci
   await screenshot(page, testInfo, 'spiral.png');
 });
 
-test('digits on WebGPU: 784→64→10 reaches 85 % test accuracy; confusion matrix and digit strip shown', async ({
+test('digits on WebGPU: 784→64→10 softmax reaches 85 % test accuracy; curves, confusion matrix, digit strip', async ({
   demo: page,
 }, testInfo) => {
   needWebGpu(await open(page, '?dataset=digits'), testInfo);
@@ -124,12 +124,17 @@ test('digits on WebGPU: 784→64→10 reaches 85 % test accuracy; confusion matr
   await page.getByTestId('backend').selectOption('webgpu');
   await settled(page, 'digits');
   await expect(page.getByTestId('net-summary')).toContainText('784→64→10');
+  await expect(page.getByTestId('loss')).toHaveValue('crossEntropy'); // digits default to softmax + cross-entropy
   await page.getByTestId('start').click();
   await page.waitForFunction(() => (window.demoState.testAcc ?? 0) >= 0.85, null, { timeout: 60_000 });
   await pause(page);
   const s = await page.evaluate(() => window.demoState);
   expect(s.testAcc).toBeGreaterThanOrEqual(0.85);
   expect(s.backend).toBe('webgpu');
+  // The test curves are fit's validation history: one point per completed epoch.
+  expect(s.testLossHistory).toHaveLength(s.lossHistory.length);
+  expect(s.testAccHistory).toHaveLength(s.lossHistory.length);
+  expect(s.testAccHistory.at(-1)).toBeGreaterThanOrEqual(0.85);
 
   // Confusion matrix: 10×10 counts adding up to the 2,000 held-out digits, mostly on the diagonal.
   const cells = await page
