@@ -34,6 +34,18 @@ export class GpuError extends BackpropError {}
  */
 export class GpuMemoryError extends BackpropError {}
 
+/**
+ * Not enough WebAssembly memory: an allocation that would take the wasm backend's memory past wasm32's
+ * 4 GiB (or the smaller maximum the browser granted), or a grow the browser refused. The message gives
+ * the sizes; the check runs before anything is allocated.
+ */
+export class WasmMemoryError extends BackpropError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'WasmMemoryError';
+  }
+}
+
 /** The GPU device was lost; work in flight and later calls reject with this. */
 export class DeviceLostError extends BackpropError {}
 
