@@ -1,0 +1,83 @@
+// GFLOP/s of the wasm engine's GEMM in every form, 1024³ and 256×1024×1024, with 1 and 2 threads: in Node
+// (the module loaded through Vite, which compiles the kernels) and in headless Chromium on a
+// cross-origin-isolated page served by Vite (launched as the tests launch it). Prints a table.
+//
+//   npx tsx bench/wasm-gemm.ts [--where node,chromium] [--threads 1,2] [--reps 7]
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { chromium } from '@playwright/test';
+import { createServer } from 'vite';
+import { chromiumLaunchOptions } from '../test/launch';
+import type { GemmResult } from './wasm-gemm-core';
+
+const root = resolve(import.meta.dirname, '..');
+const { values: args } = parseArgs({
+  options: {
+    where: { type: 'string', default: 'node,chromium' },
+    threads: { type: 'string', default: '1,2' },
+    reps: { type: 'string', default: '7' },
+  },
+});
+const where = (args.where ?? '').split(',');
+const threadCounts = (args.threads ?? '').split(',').map(Number);
+const reps = Number(args.reps);
+const rows: (GemmResult & { where: string })[] = [];
+
+if (where.includes('node')) {
+  const server = await createServer({
+    configFile: resolve(root, 'vite.config.ts'),
+    mode: 'test',
+    server: { middlewareMode: true, hmr: false },
+    appType: 'custom',
+    logLevel: 'error',
+  });
+  try {
+    const core = (await server.ssrLoadModule('/bench/wasm-gemm-core.ts')) as typeof import('./wasm-gemm-core');
+    for (const threads of threadCounts) {
+      for (const r of await core.measure({ threads, reps })) rows.push({ ...r, where: 'node' });
+    }
+  } finally {
+    await server.close();
+  }
+}
+
+if (where.includes('chromium')) {
+  const port = Number(process.env.BENCH_PORT ?? 5288);
+  const server = await createServer({
+    configFile: resolve(root, 'vite.config.ts'),
+    mode: 'test',
+    server: { port, strictPort: true, host: '127.0.0.1' },
+    logLevel: 'error',
+  });
+  await server.listen();
+  const browser = await chromium.launch({ ...chromiumLaunchOptions(), headless: true });
+  try {
+    const page = await browser.newPage();
+    page.on('console', (m) => console.log(`[page] ${m.text()}`));
+    await page.goto(`http://127.0.0.1:${port}/bench/wasm-gemm.html`);
+    await page.waitForFunction(() => (window as unknown as { benchReady?: boolean }).benchReady === true);
+    if (!(await page.evaluate(() => crossOriginIsolated)))
+      throw new Error('the bench page is not cross-origin isolated');
+    for (const threads of threadCounts) {
+      const results = await page.evaluate(
+        (o) => (window as unknown as { measure: typeof import('./wasm-gemm-core').measure }).measure(o),
+        { threads, reps },
+      );
+      for (const r of results) rows.push({ ...r, where: 'chromium' });
+    }
+  } finally {
+    await browser.close();
+    await server.close();
+  }
+}
+
+const pad = (s: string, w: number) => s.padEnd(w);
+console.log(`\nGEMM GFLOP/s, median of ${reps} after a warm-up run (min–max in brackets)`);
+console.log(`${pad('where', 9)}${pad('threads', 8)}${pad('simd', 8)}${pad('m×n×k', 16)}${pad('form', 7)}GFLOP/s`);
+for (const r of rows) {
+  const range = `[${Math.min(...r.all).toFixed(1)}–${Math.max(...r.all).toFixed(1)}]`;
+  console.log(
+    `${pad(r.where, 9)}${pad(String(r.threads), 8)}${pad(r.relaxedSimd ? 'relaxed' : 'plain', 8)}` +
+      `${pad(`${r.m}×${r.n}×${r.k}`, 16)}${pad(r.form, 7)}${r.gflops.toFixed(1).padStart(6)} ${range}`,
+  );
+}
