@@ -7,7 +7,8 @@
 // or plain SIMD, times a shared memory (threads, cross-origin-isolated pages and Node) or an unshared one
 // (a module built for a shared memory cannot import an unshared one). The source tells them apart with
 // asc's compile-time constant ASC_FEATURE_RELAXED_SIMD.
-import { readFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
 import asc from 'assemblyscript/asc';
 import type { Plugin } from 'vite';
@@ -50,8 +51,57 @@ export interface Compiled {
   files: string[];
 }
 
-/** Compiles `entry` (an absolute path) in every variant; throws with asc's diagnostics on errors. */
+// Compiling four variants at -O3 takes seconds; the result is kept in node_modules/.cache keyed by asc's
+// version, the flags and the contents of every file asc read, so an unchanged source is not rebuilt.
+const CACHE_DIR = resolve(import.meta.dirname, '../node_modules/.cache/vite-plugin-asc');
+const hash = (text: string) => createHash('sha256').update(text).digest('hex');
+
+interface CacheEntry {
+  key: string;
+  files: Record<string, string>;
+  binaries: Record<Variant, string>;
+}
+
+async function fromCache(file: string, key: string): Promise<Compiled | undefined> {
+  try {
+    const entry = JSON.parse(await readFile(file, 'utf8')) as CacheEntry;
+    if (entry.key !== key) return undefined;
+    for (const [path, digest] of Object.entries(entry.files)) {
+      if (hash(await readFile(path, 'utf8')) !== digest) return undefined;
+    }
+    const binaries = Object.fromEntries(
+      Object.entries(entry.binaries).map(([k, v]) => [k, new Uint8Array(Buffer.from(v, 'base64'))]),
+    ) as Record<Variant, Uint8Array>;
+    return { binaries, files: Object.keys(entry.files) };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Compiles `entry` (an absolute path) in every variant, or takes the cached build of unchanged sources. */
 export async function compileVariants(entry: string): Promise<Compiled> {
+  const key = hash(JSON.stringify([asc.version, COMMON, VARIANTS, entry]));
+  const cacheFile = resolve(CACHE_DIR, `${hash(entry).slice(0, 16)}.json`);
+  const cached = await fromCache(cacheFile, key);
+  if (cached) return cached;
+  const compiled = await compile(entry);
+  const files = Object.fromEntries(
+    await Promise.all(compiled.files.map(async (f) => [f, hash(await readFile(f, 'utf8'))] as const)),
+  );
+  const binaries = Object.fromEntries(
+    Object.entries(compiled.binaries).map(([k, v]) => [k, Buffer.from(v).toString('base64')]),
+  ) as Record<Variant, string>;
+  try {
+    await mkdir(CACHE_DIR, { recursive: true });
+    await writeFile(cacheFile, JSON.stringify({ key, files, binaries } satisfies CacheEntry));
+  } catch {
+    // A read-only checkout still works, it just compiles every time.
+  }
+  return compiled;
+}
+
+/** Runs asc on `entry` for every variant; throws with asc's diagnostics on errors. */
+async function compile(entry: string): Promise<Compiled> {
   const files = new Set<string>();
   const binaries = {} as Record<Variant, Uint8Array>;
   for (const [name, { relaxed, shared }] of Object.entries(VARIANTS) as [Variant, (typeof VARIANTS)[Variant]][]) {

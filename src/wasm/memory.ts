@@ -10,7 +10,7 @@ export const ALIGN = 64;
 /** wasm32 addresses 2^16 pages of 64 KiB. */
 export const MAX_PAGES = 65536;
 
-const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+const mib = (bytes: number) => (bytes < 2 ** 20 ? `${bytes} bytes` : `${(bytes / 2 ** 20).toFixed(1)} MiB`);
 
 interface Block {
   start: number;

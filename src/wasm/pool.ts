@@ -20,61 +20,52 @@ interface Init {
 
 type Reply = { type: 'ready' } | { type: 'done' } | { type: 'error'; message: string };
 
-interface Port {
-  postMessage(message: unknown): void;
-  on?(event: 'message', f: (data: unknown) => void): void;
-  close?(): void;
-  onmessage?: ((e: { data: unknown }) => void) | null;
-}
-declare const require: ((id: 'node:worker_threads') => { parentPort: Port }) | undefined;
-declare const self: Port & { close(): void };
-
-/** The body of every worker. It runs from its own source text: it may use nothing from this module. */
-function workerMain(): void {
-  const node = typeof require === 'function';
-  const port: Port = node ? require('node:worker_threads').parentPort : self;
-  const start = (init: Init) => {
-    const { words: W, threads, tid } = init;
-    let run: (ctrl: number, tid: number, threads: number) => void;
+// The body of every worker, as source text. Bundlers rewrite `require` and rename identifiers in code they
+// can see (a function's toString() would not survive the library build), but leave a string alone. It runs
+// as a CommonJS script in Node (with `require`) and as a classic script in a Web Worker (with `self`); its
+// only input is the Init message.
+const WORKER_SOURCE = `'use strict';
+const node = typeof require === 'function';
+const port = node ? require('node:worker_threads').parentPort : self;
+function start(init) {
+  const W = init.words;
+  let run;
+  try {
+    run = new WebAssembly.Instance(init.module, { env: { memory: init.memory } }).exports.run;
+  } catch (e) {
+    port.postMessage({ type: 'error', message: 'worker ' + init.tid + ' could not instantiate the kernels: ' + e });
+    return;
+  }
+  const ctrl = new Int32Array(init.memory.buffer, init.ctrl, W.COUNT);
+  let seen = Atomics.load(ctrl, W.JOB);
+  port.postMessage({ type: 'ready' });
+  for (;;) {
+    Atomics.wait(ctrl, W.JOB, seen);
+    const job = Atomics.load(ctrl, W.JOB);
+    if (job === seen) continue;
+    seen = job;
+    if (Atomics.load(ctrl, W.QUIT)) break;
     try {
-      const instance = new WebAssembly.Instance(init.module, { env: { memory: init.memory } });
-      run = instance.exports.run as typeof run;
+      run(init.ctrl, init.tid, init.threads);
     } catch (e) {
-      port.postMessage({ type: 'error', message: `worker ${tid} could not instantiate the kernels: ${e}` });
-      return;
+      // The other threads may now wait forever at a barrier: the host gives up on the whole pool.
+      Atomics.store(ctrl, W.ERROR, -1);
+      port.postMessage({ type: 'error', message: 'worker ' + init.tid + ': ' + e });
+      continue;
     }
-    const ctrl = new Int32Array(init.memory.buffer, init.ctrl, W.COUNT);
-    let seen = Atomics.load(ctrl, W.JOB);
-    port.postMessage({ type: 'ready' });
-    for (;;) {
-      Atomics.wait(ctrl, W.JOB, seen);
-      const job = Atomics.load(ctrl, W.JOB);
-      if (job === seen) continue;
-      seen = job;
-      if (Atomics.load(ctrl, W.QUIT)) break;
-      try {
-        run(init.ctrl, tid, threads);
-      } catch (e) {
-        // The other threads may now wait forever at a barrier: the host gives up on the whole pool.
-        Atomics.store(ctrl, W.ERROR, -1);
-        port.postMessage({ type: 'error', message: `worker ${tid}: ${e}` });
-        continue;
-      }
-      if (Atomics.add(ctrl, W.DONE_COUNT, 1) === threads - 1) {
-        Atomics.store(ctrl, W.DONE_COUNT, 0);
-        Atomics.add(ctrl, W.DONE, 1);
-        Atomics.notify(ctrl, W.DONE);
-        if (init.postDone) port.postMessage({ type: 'done' });
-      }
+    if (Atomics.add(ctrl, W.DONE_COUNT, 1) === init.threads - 1) {
+      Atomics.store(ctrl, W.DONE_COUNT, 0);
+      Atomics.add(ctrl, W.DONE, 1);
+      Atomics.notify(ctrl, W.DONE);
+      if (init.postDone) port.postMessage({ type: 'done' });
     }
-    if (node) port.close?.();
-    else self.close();
-  };
-  if (node) port.on?.('message', (data) => start(data as Init));
-  else port.onmessage = (e) => start(e.data as Init);
+  }
+  if (node) port.close();
+  else self.close();
 }
-
-const WORKER_SOURCE = `(${workerMain.toString()})();\n`;
+if (node) port.once('message', start);
+else self.onmessage = (e) => start(e.data);
+`;
 
 /** Atomics.waitAsync (ES2024; Chrome, Node 16+), absent from the ES2022 library types. */
 type WaitAsync = (
@@ -122,7 +113,6 @@ async function spawn(onReply: (r: Reply) => void, onFail: (message: string) => v
     const w = new node.Worker(WORKER_SOURCE, { eval: true });
     w.on('message', (m) => onReply(m as Reply));
     w.on('error', (e) => onFail(`worker error: ${e}`));
-    w.unref();
     return {
       post: (m) => w.postMessage(m),
       terminate: () => void w.terminate(),
@@ -192,6 +182,8 @@ export class WorkerPool {
       throw e;
     }
     startup = undefined;
+    // Idle workers must not keep a Node process alive; run() holds them while a run is in flight.
+    for (const w of workers) w.hold(false);
     return pool;
   }
 
