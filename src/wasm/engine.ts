@@ -87,6 +87,9 @@ export class WasmEngine {
   private sharedScratch: { ptr: number; bytes: number };
   /** Runs in call order: each starts when the previous one settled. */
   private queue: Promise<unknown> = Promise.resolve();
+  /** Runs queued or running; while any is, freed blocks wait in `pendingFrees`. */
+  private pending = 0;
+  private pendingFrees: number[] = [];
 
   private constructor(
     readonly threads: number,
@@ -160,15 +163,23 @@ export class WasmEngine {
     return new WasmBuffer(this, this.heap.alloc(count * 4, label), count, label);
   }
 
-  /** Frees an allocation (not a sub() window); its memory is reused by later allocations. */
+  /**
+   * Frees an allocation (not a sub() window); later allocations reuse its memory. Safe while runs that use
+   * it are in flight: the memory is handed back once they have finished.
+   */
   free(buffer: WasmBuffer): void {
     this.live('free');
     if (buffer.owner !== this || buffer.root !== buffer) {
       throw new InvalidArgumentError(`free: '${buffer.label}' is not an allocation of this engine`);
     }
     buffer.assertLive('free');
-    this.heap.release(buffer.ptr);
     buffer.markFreed();
+    this.release(buffer.ptr);
+  }
+
+  private release(ptr: number): void {
+    if (this.pending > 0) this.pendingFrees.push(ptr);
+    else this.heap.release(ptr);
   }
 
   /** A Float32Array over the buffer. Make a new one after any alloc: growing the memory detaches views. */
@@ -196,18 +207,33 @@ export class WasmEngine {
   /** Grows the shared scratch (packed GEMM operands, reduction partials) to at least `bytes`. */
   private reserveScratch(bytes: number): void {
     if (bytes <= this.sharedScratch.bytes) return;
-    // Runs read the scratch address when they start, so one in flight keeps the old block until it ends.
     const old = this.sharedScratch.ptr;
     this.sharedScratch = { ptr: this.heap.alloc(bytes, 'engine.sharedScratch'), bytes };
-    if (old) this.queue.finally(() => this.heap.release(old));
+    if (old) this.release(old);
   }
 
   /**
    * Runs a program. Runs execute one at a time in call order, so several may be started without awaiting
-   * each. Rejects if a buffer the program uses was freed, or if a gather met an index past its source.
+   * each. The program and its buffers must be live when run() is called; freeing them afterwards is safe
+   * (their memory is handed back once the run is over). Rejects if a gather met an index past its source.
    */
   run(program: WasmProgram): Promise<void> {
-    const result = this.queue.then(() => this.runNow(program));
+    try {
+      this.live('run');
+      if (program.engine !== this) throw new InvalidArgumentError(`run: '${program.label}' belongs to another engine`);
+      if (program.disposed) throw new DisposedError(`run: program '${program.label}' was disposed`);
+      for (const b of program.buffers) b.assertLive(`run '${program.label}'`);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    this.pending++;
+    // Settled before the caller's await resumes, so memory freed right after a run is reused at once.
+    const result = this.queue
+      .then(() => this.runNow(program))
+      .finally(() => {
+        if (--this.pending > 0) return;
+        for (const ptr of this.pendingFrees.splice(0)) this.heap.release(ptr);
+      });
     this.queue = result.catch(() => {});
     return result;
   }
@@ -224,9 +250,6 @@ export class WasmEngine {
 
   private async runNow(program: WasmProgram): Promise<void> {
     this.live('run');
-    if (program.engine !== this) throw new InvalidArgumentError(`run: '${program.label}' belongs to another engine`);
-    if (program.disposed) throw new DisposedError(`run: program '${program.label}' was disposed`);
-    for (const b of program.buffers) b.assertLive(`run '${program.label}'`);
     // A fresh view: growing an unshared memory detaches the old buffer.
     const w = new Int32Array(this.memory.buffer, this.ctrl, L.CTRL_WORDS);
     w[L.CTRL_PROGRAM] = program.code.ptr;
@@ -243,7 +266,10 @@ export class WasmEngine {
     }
   }
 
-  /** Stops the workers and drops the memory. Buffers and programs become unusable. Safe to call twice. */
+  /**
+   * Stops the workers and drops the memory; a run in flight rejects. Buffers and programs become unusable.
+   * Safe to call twice.
+   */
   destroy(): void {
     if (this.#destroyed) return;
     this.#destroyed = true;

@@ -218,8 +218,9 @@ export class WorkerPool {
     }
   }
 
-  /** Asks the workers to leave and terminates them. Safe to call twice. */
+  /** Asks the workers to leave and terminates them; a run in flight rejects. Safe to call twice. */
   destroy(): void {
+    this.fail('the engine was destroyed');
     Atomics.store(this.ctrl, CTRL_QUIT, 1);
     Atomics.add(this.ctrl, CTRL_JOB, 1);
     Atomics.notify(this.ctrl, CTRL_JOB);

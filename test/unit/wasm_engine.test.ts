@@ -59,7 +59,7 @@ const SHAPES: GemmSpec[] = [
   { m: 4, n: 7, k: 3 },
   { m: 23, n: 31, k: 45 },
   { m: 85, n: 263, k: 300 },
-  { m: 3501, n: 9, k: 300 },
+  { m: 3501, n: 3, k: 300 },
 ];
 const FORMS = [
   { transA: false, transB: false },

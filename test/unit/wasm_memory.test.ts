@@ -96,4 +96,19 @@ describe('WasmEngine memory', () => {
     expect([engine.memoryBytes, engine.bytesInUse]).toEqual([memory, used]);
     engine.destroy();
   });
+
+  it('lets a buffer be freed while a run that uses it is in flight, and rejects runs after destroy', async () => {
+    const engine = await WasmEngine.create({ threads: 2 });
+    const x = engine.alloc(1 << 20, 'x');
+    const program = engine.program([{ op: 'fill', dst: x, value: 3 }]);
+    const running = engine.run(program);
+    engine.free(x); // the run was started: it still owns the bytes
+    const y = engine.alloc(1 << 20, 'y');
+    expect(y.ptr).not.toBe(x.ptr);
+    await running;
+    const again = engine.run(program);
+    await expect(again).rejects.toThrow(/'x' was freed/);
+    engine.destroy();
+    await expect(engine.run(program)).rejects.toThrow(/destroyed/);
+  });
 });

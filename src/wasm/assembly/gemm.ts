@@ -223,7 +223,10 @@ function packB(dst: usize, b: usize, ldb: usize, transB: bool, c0: i32, n: i32, 
 /**
  * Stores an MR×NR block `t` (rows NR floats apart) into C at `c` (rows ldc bytes apart), keeping `rows`
  * rows and `cols` columns, through the epilogue: forward C = f(t + bias), grad C = t ⊙ f'(Y) with Y at
- * `aux` (rows ldc bytes apart), sgd C = C − lr·t.
+ * `aux` (rows ldc bytes apart), sgd C = C − lr·t with lr the f32 at `lrAt`.
+ * lr is loaded where it is used: Liftoff (V8's baseline tier, which runs a function's first calls) in
+ * Node 20 was seen to lose an f32 local kept live across calls in worker threads, so no float local here
+ * or in gemm() outlives a call.
  */
 function epilogue(
   t: usize,
@@ -235,7 +238,7 @@ function epilogue(
   act: i32,
   bias: usize,
   aux: usize,
-  lr: f32,
+  lrAt: usize,
 ): void {
   for (let r = 0; r < rows; r++) {
     if (cols === NR) {
@@ -244,7 +247,7 @@ function epilogue(
         let v: v128;
         if (epi === EPI_FORWARD) v = activate4(act, bias ? f32x4.add(p, v128.load(bias + h)) : p);
         else if (epi === EPI_GRAD) v = f32x4.mul(p, activateGrad4(act, v128.load(aux + h)));
-        else v = f32x4.sub(v128.load(c + h), f32x4.mul(f32x4.splat(lr), p));
+        else v = f32x4.sub(v128.load(c + h), f32x4.mul(v128.load32_splat(lrAt), p));
         v128.store(c + h, v);
       }
     } else {
@@ -254,7 +257,7 @@ function epilogue(
         let v: f32;
         if (epi === EPI_FORWARD) v = activate1(act, bias ? p + load<f32>(bias + o) : p);
         else if (epi === EPI_GRAD) v = p * activateGrad1(act, load<f32>(aux + o));
-        else v = load<f32>(c + o) - lr * p;
+        else v = load<f32>(c + o) - load<f32>(lrAt) * p;
         store<f32>(c + o, v);
       }
     }
@@ -287,7 +290,6 @@ export function gemm(op: usize, ctrl: usize, _tid: i32, threads: i32, shared: us
   const transB = (flags & FLAG_TRANS_B) !== 0;
   const epi = (flags >> FLAG_EPI_SHIFT) & 3;
   const act = (flags >> FLAG_ACT_SHIFT) & 3;
-  const lr: f32 = lrAt ? load<f32>(lrAt) : 0;
 
   const panelA = (<usize>(MR * k)) << 2;
   const panelB = (<usize>(NR * k)) << 2;
@@ -344,7 +346,7 @@ export function gemm(op: usize, ctrl: usize, _tid: i32, threads: i32, shared: us
                 act,
                 bias ? bias + ((<usize>col) << 2) : 0,
                 aux ? aux + at : 0,
-                lr,
+                lrAt,
               );
             }
           }

@@ -207,27 +207,29 @@ export function mseLoss(op: usize, ctrl: usize, tid: i32, threads: i32, shared: 
   store<f32>(out, int(op, MSE_EXTRA) ? load<f32>(out) + value : value);
 }
 
-/** mseGrad: g = scale · (p − t) ⊙ f'(p), n elements; g may be p or t. */
+/**
+ * mseGrad: g = scale · (p − t) ⊙ f'(p), n elements; g may be p or t. scale is read from the op where it is
+ * used, not kept in a local across the calls to f': see epilogue() in gemm.ts for why.
+ */
 export function mseGrad(op: usize, ctrl: usize): void {
   const n = int(op, MSE_N);
   const p = ptr(op, MSE_P);
   const tg = ptr(op, MSE_T);
   const g = ptr(op, MSE_OUT);
   const kind = int(op, MSE_EXTRA);
-  const scale = load<f32>(op + (MSE_SCALE << 2));
   for (let c = nextTask(ctrl); c < chunks(n); c = nextTask(ctrl)) {
     let i = c * CHUNK;
     const e = min(i + CHUNK, n);
     for (; i + 4 <= e; i += 4) {
       const o = at(i);
       const pv = v128.load(p + o);
-      const d = f32x4.mul(f32x4.splat(scale), f32x4.sub(pv, v128.load(tg + o)));
+      const d = f32x4.mul(v128.load32_splat(op, MSE_SCALE << 2), f32x4.sub(pv, v128.load(tg + o)));
       v128.store(g + o, f32x4.mul(d, activateGrad4(kind, pv)));
     }
     for (; i < e; i++) {
       const o = at(i);
       const pv = load<f32>(p + o);
-      store<f32>(g + o, scale * (pv - load<f32>(tg + o)) * activateGrad1(kind, pv));
+      store<f32>(g + o, load<f32>(op, MSE_SCALE << 2) * (pv - load<f32>(tg + o)) * activateGrad1(kind, pv));
     }
   }
 }
