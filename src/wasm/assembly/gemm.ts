@@ -224,9 +224,7 @@ function packB(dst: usize, b: usize, ldb: usize, transB: bool, c0: i32, n: i32, 
  * Stores an MR×NR block `t` (rows NR floats apart) into C at `c` (rows ldc bytes apart), keeping `rows`
  * rows and `cols` columns, through the epilogue: forward C = f(t + bias), grad C = t ⊙ f'(Y) with Y at
  * `aux` (rows ldc bytes apart), sgd C = C − lr·t with lr the f32 at `lrAt`.
- * lr is loaded where it is used: Liftoff (V8's baseline tier, which runs a function's first calls) in
- * Node 20 was seen to lose an f32 local kept live across calls in worker threads, so no float local here
- * or in gemm() outlives a call.
+ * lr is loaded where it is used: an f32 local in gemm() would live across its barrier (see sync.ts).
  */
 function epilogue(
   t: usize,

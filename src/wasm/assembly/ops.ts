@@ -207,10 +207,7 @@ export function mseLoss(op: usize, ctrl: usize, tid: i32, threads: i32, shared: 
   store<f32>(out, int(op, MSE_EXTRA) ? load<f32>(out) + value : value);
 }
 
-/**
- * mseGrad: g = scale · (p − t) ⊙ f'(p), n elements; g may be p or t. scale is read from the op where it is
- * used, not kept in a local across the calls to f': see epilogue() in gemm.ts for why.
- */
+/** mseGrad: g = scale · (p − t) ⊙ f'(p), n elements; g may be p or t. */
 export function mseGrad(op: usize, ctrl: usize): void {
   const n = int(op, MSE_N);
   const p = ptr(op, MSE_P);

@@ -12,7 +12,9 @@ export function nextTask(ctrl: usize): i32 {
 }
 
 /**
- * Waits until all `threads` threads have arrived. The last to arrive resets the task counter for the
+ * Waits until all `threads` threads have arrived. Callers keep no float local alive across a barrier:
+ * V8's baseline tier (Liftoff, Node 20) was seen to lose one across memory.atomic.wait32, which binaryen
+ * inlines into the caller. The last to arrive resets the task counter for the
  * next phase before releasing the others, so every phase starts at task 0.
  */
 export function barrier(ctrl: usize, threads: i32): void {
