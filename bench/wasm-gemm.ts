@@ -22,6 +22,17 @@ const where = (args.where ?? '').split(',');
 const threadCounts = (args.threads ?? '').split(',').map(Number);
 const reps = Number(args.reps);
 const rows: (GemmResult & { where: string })[] = [];
+/** What bench/wasm-gemm.html puts on window. */
+type Page = { measure: typeof import('./wasm-gemm-core').measure; verify: typeof import('./wasm-gemm-core').verify };
+
+/** Prints the outcome of verify(); the figures of a build that computes wrong numbers mean nothing. */
+function report(where: string, failures: string[]): void {
+  if (failures.length === 0) console.log(`${where}: results checked against f64 sums, 1 and N threads identical`);
+  else {
+    console.error(`${where}: WRONG RESULTS\n  ${failures.join('\n  ')}`);
+    process.exitCode = 1;
+  }
+}
 
 if (where.includes('node')) {
   const server = await createServer({
@@ -33,6 +44,7 @@ if (where.includes('node')) {
   });
   try {
     const core = (await server.ssrLoadModule('/bench/wasm-gemm-core.ts')) as typeof import('./wasm-gemm-core');
+    report('node', await core.verify(Math.max(...threadCounts)));
     for (const threads of threadCounts) {
       for (const r of await core.measure({ threads, reps })) rows.push({ ...r, where: 'node' });
     }
@@ -53,16 +65,16 @@ if (where.includes('chromium')) {
   const browser = await chromium.launch({ ...chromiumLaunchOptions(), headless: true });
   try {
     const page = await browser.newPage();
-    page.on('console', (m) => console.log(`[page] ${m.text()}`));
+    page.on('console', (m) => {
+      if (m.type() === 'error') console.log(`[page] ${m.text()}`);
+    });
     await page.goto(`http://127.0.0.1:${port}/bench/wasm-gemm.html`);
     await page.waitForFunction(() => (window as unknown as { benchReady?: boolean }).benchReady === true);
     if (!(await page.evaluate(() => crossOriginIsolated)))
       throw new Error('the bench page is not cross-origin isolated');
+    report('chromium', await page.evaluate((t) => (window as unknown as Page).verify(t), Math.max(...threadCounts)));
     for (const threads of threadCounts) {
-      const results = await page.evaluate(
-        (o) => (window as unknown as { measure: typeof import('./wasm-gemm-core').measure }).measure(o),
-        { threads, reps },
-      );
+      const results = await page.evaluate((o) => (window as unknown as Page).measure(o), { threads, reps });
       for (const r of results) rows.push({ ...r, where: 'chromium' });
     }
   } finally {

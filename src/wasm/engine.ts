@@ -127,7 +127,17 @@ export class WasmEngine {
     words.fill(0);
     words[L.CTRL_THREAD] = scratch;
     words[L.CTRL_THREAD_BYTES] = THREAD_BYTES;
-    const pool = shared ? await WorkerPool.create(module, made.memory, ctrl, threads) : undefined;
+    let pool: WorkerPool | undefined;
+    if (shared) {
+      try {
+        pool = await WorkerPool.create(module, made.memory, ctrl, threads);
+      } catch (e) {
+        // e.g. a Content-Security-Policy without worker-src blob: — run on this thread instead (the
+        // shared-memory build runs fine single-threaded: with one thread nothing ever waits).
+        threads = 1;
+        reason = `1 thread: the worker threads could not start (${(e as Error).message})`;
+      }
+    }
     return new WasmEngine(threads, reason, relaxedSimd, made.memory, heap, exports, ctrl, pool);
   }
 
