@@ -50,7 +50,7 @@ function expectClose(
 const bits = (x: Float32Array) => Array.from(new Uint32Array(x.buffer, x.byteOffset, x.length));
 
 // Shapes around the 5×8 micro-kernel (ragged M and N, 1×1×1, K = 1), over one tile (MC = 80, NC = 256),
-// over one K block (KC = 256), and A packed in two row chunks (m·k over PACK_FLOATS = 2^20).
+// over one K block (KC = 256), and A or B packed in two chunks (m·k or k·n over PACK_FLOATS = 2^20).
 const SHAPES: GemmSpec[] = [
   { m: 1, n: 1, k: 1 },
   { m: 7, n: 13, k: 1 },
@@ -60,6 +60,7 @@ const SHAPES: GemmSpec[] = [
   { m: 23, n: 31, k: 45 },
   { m: 85, n: 263, k: 300 },
   { m: 3501, n: 3, k: 300 },
+  { m: 3, n: 3500, k: 300 },
 ];
 const FORMS = [
   { transA: false, transB: false },
