@@ -3,6 +3,7 @@
 // kernels reach V8's optimising tier), then `reps` times; the figure is the median GFLOP/s. verify()
 // first checks, where the figures are taken, that the build this engine loaded computes the right thing.
 import { WasmEngine } from '../src/wasm/engine';
+import type { AnyOp } from '../src/wasm/program';
 
 export interface GemmCase {
   m: number;
@@ -120,4 +121,73 @@ export async function verify(threads: number): Promise<string[]> {
     if (c.some((v, i) => !Object.is(v, outputs[0][f][i]))) failures.push(`form ${f}: ${threads} threads differ from 1`);
   });
   return failures.slice(0, 10);
+}
+
+/**
+ * Milliseconds per SGD step of a 784→1024→1024→10 MLP (relu, relu, linear) at batch 256 as one engine
+ * program: forward with fused bias + activation, MSE loss and gradient, dZ·Wᵀ fused with f′, SGD fused
+ * into every dW, bias gradients and their updates. Median of `reps` after a warm-up step.
+ */
+export async function measureStep(options: { threads: number; reps: number }): Promise<{ ms: number; all: number[] }> {
+  const engine = await WasmEngine.create({ threads: options.threads });
+  const batch = 256;
+  const sizes = [784, 1024, 1024, 10];
+  const alloc = (n: number, label: string, fill = 0) => {
+    const b = engine.alloc(n, label);
+    engine.f32(b).set(Float32Array.from({ length: n }, (_, i) => fill * Math.sin(i)));
+    return b;
+  };
+  const x = alloc(batch * sizes[0], 'x', 1);
+  const y = alloc(batch * sizes[3], 'y', 1);
+  const lr = alloc(1, 'lr');
+  engine.f32(lr)[0] = 0.01;
+  const w = sizes.slice(1).map((n, l) => alloc(sizes[l] * n, `w${l}`, 0.05));
+  const bias = sizes.slice(1).map((n, l) => alloc(n, `b${l}`));
+  const act = sizes.slice(1).map((n, l) => alloc(batch * n, `a${l}`));
+  const dz = sizes.slice(1).map((n, l) => alloc(batch * n, `dz${l}`));
+  const db = sizes.slice(1).map((n, l) => alloc(n, `db${l}`));
+  const loss = alloc(1, 'loss');
+  const hyper = alloc(8, 'hyper');
+  engine.f32(hyper)[0] = 0.01;
+  const f = (l: number) => (l === 2 ? 'linear' : 'relu') as 'linear' | 'relu';
+  const ops: AnyOp[] = [];
+  sizes.slice(1).forEach((n, l) => {
+    const a = l === 0 ? x : act[l - 1];
+    ops.push({ op: 'gemm', a, b: w[l], c: act[l], m: batch, n, k: sizes[l], bias: bias[l], activation: f(l) });
+  });
+  const out = batch * sizes[3];
+  ops.push({ op: 'mseLoss', p: act[2], t: y, out: loss, scale: 1 / out });
+  ops.push({ op: 'mseGrad', p: act[2], t: y, g: dz[2], scale: 2 / out, activation: 'linear' });
+  for (let l = 2; l >= 0; l--) {
+    const [k, n] = [sizes[l], sizes[l + 1]];
+    if (l > 0) {
+      const prev = { aux: act[l - 1], activation: f(l - 1) };
+      ops.push({
+        op: 'gemm',
+        a: dz[l],
+        b: w[l],
+        c: dz[l - 1],
+        m: batch,
+        n: k,
+        k: n,
+        transB: true,
+        epilogue: 'grad',
+        ...prev,
+      });
+    }
+    ops.push({ op: 'biasGrad', dz: dz[l], out: db[l], m: batch, n });
+    const a = l === 0 ? x : act[l - 1];
+    ops.push({ op: 'gemm', a, b: dz[l], c: w[l], m: k, n, k: batch, transA: true, epilogue: 'sgd', lr });
+    ops.push({ op: 'sgd', p: bias[l], g: db[l], hyper });
+  }
+  const program = engine.program(ops, 'step');
+  await engine.run(program);
+  const all: number[] = [];
+  for (let r = 0; r < options.reps; r++) {
+    const t0 = performance.now();
+    await engine.run(program);
+    all.push(performance.now() - t0);
+  }
+  engine.destroy();
+  return { ms: median(all), all };
 }

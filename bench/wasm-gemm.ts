@@ -3,6 +3,7 @@
 // cross-origin-isolated page served by Vite (launched as the tests launch it). Prints a table.
 //
 //   npx tsx bench/wasm-gemm.ts [--where node,chromium] [--threads 1,2] [--reps 7]
+// Then one SGD step of a 784→1024→1024→10 network at batch 256, as a single engine program.
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { chromium } from '@playwright/test';
@@ -22,8 +23,10 @@ const where = (args.where ?? '').split(',');
 const threadCounts = (args.threads ?? '').split(',').map(Number);
 const reps = Number(args.reps);
 const rows: (GemmResult & { where: string })[] = [];
+const steps: { where: string; threads: number; ms: number; all: number[] }[] = [];
 /** What bench/wasm-gemm.html puts on window. */
-type Page = { measure: typeof import('./wasm-gemm-core').measure; verify: typeof import('./wasm-gemm-core').verify };
+type Core = typeof import('./wasm-gemm-core');
+type Page = Pick<Core, 'measure' | 'measureStep' | 'verify'>;
 
 /** Prints the outcome of verify(); the figures of a build that computes wrong numbers mean nothing. */
 function report(where: string, failures: string[]): void {
@@ -43,10 +46,11 @@ if (where.includes('node')) {
     logLevel: 'error',
   });
   try {
-    const core = (await server.ssrLoadModule('/bench/wasm-gemm-core.ts')) as typeof import('./wasm-gemm-core');
+    const core = (await server.ssrLoadModule('/bench/wasm-gemm-core.ts')) as Core;
     report('node', await core.verify(Math.max(...threadCounts)));
     for (const threads of threadCounts) {
       for (const r of await core.measure({ threads, reps })) rows.push({ ...r, where: 'node' });
+      steps.push({ where: 'node', threads, ...(await core.measureStep({ threads, reps })) });
     }
   } finally {
     await server.close();
@@ -76,6 +80,8 @@ if (where.includes('chromium')) {
     for (const threads of threadCounts) {
       const results = await page.evaluate((o) => (window as unknown as Page).measure(o), { threads, reps });
       for (const r of results) rows.push({ ...r, where: 'chromium' });
+      const step = await page.evaluate((o) => (window as unknown as Page).measureStep(o), { threads, reps });
+      steps.push({ where: 'chromium', threads, ...step });
     }
   } finally {
     await browser.close();
@@ -92,4 +98,9 @@ for (const r of rows) {
     `${pad(r.where, 9)}${pad(String(r.threads), 8)}${pad(r.relaxedSimd ? 'relaxed' : 'plain', 8)}` +
       `${pad(`${r.m}×${r.n}×${r.k}`, 16)}${pad(r.form, 7)}${r.gflops.toFixed(1).padStart(6)} ${range}`,
   );
+}
+console.log(`\nOne SGD step of 784→1024→1024→10 at batch 256 as one program, ms, median of ${reps} (min–max)`);
+for (const s of steps) {
+  const range = `[${Math.min(...s.all).toFixed(1)}–${Math.max(...s.all).toFixed(1)}]`;
+  console.log(`${pad(s.where, 9)}${pad(String(s.threads), 8)}${s.ms.toFixed(1).padStart(6)} ${range}`);
 }
