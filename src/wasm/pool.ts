@@ -127,6 +127,8 @@ async function spawn(onReply: (r: Reply) => void, onFail: (message: string) => v
   return { post: (m) => w.postMessage(m), terminate: () => w.terminate(), hold: () => {} };
 }
 
+const START_TIMEOUT_MS = 30_000;
+
 export class WorkerPool {
   private readonly ctrl: Int32Array;
   private failure: string | undefined;
@@ -175,11 +177,18 @@ export class WorkerPool {
     for (const [tid, w] of workers.entries()) {
       w.post({ module, memory, ctrl, tid, threads, postDone, words } satisfies Init);
     }
+    // A worker that never answers (a blocked script, a browser out of threads) must not hang create().
+    const timer = setTimeout(
+      () => fail(`the worker threads did not start within ${START_TIMEOUT_MS / 1000} s`),
+      START_TIMEOUT_MS,
+    );
     try {
       await started;
     } catch (e) {
       pool.destroy();
       throw e;
+    } finally {
+      clearTimeout(timer);
     }
     startup = undefined;
     // Idle workers must not keep a Node process alive; run() holds them while a run is in flight.

@@ -220,7 +220,8 @@ class Checker {
   }
 
   activation(value: unknown): number {
-    const code = ACTIVATION_CODE[(value ?? 'linear') as EngineActivation];
+    const name = (value ?? 'linear') as EngineActivation;
+    const code = Object.hasOwn(ACTIVATION_CODE, name) ? ACTIVATION_CODE[name] : undefined;
     if (code === undefined) this.fail(`activation is ${String(value)} (expected linear, relu, sigmoid or tanh)`);
     return code;
   }
@@ -332,7 +333,9 @@ function encodeGemm(op: GemmOp, c: Checker, threads: number): number[] {
   const aElems = transA ? (k - 1) * lda + m : (m - 1) * lda + k;
   const bElems = transB ? (n - 1) * ldb + k : (k - 1) * ldb + n;
   const cElems = (m - 1) * ldc + n;
-  const epi = { forward: L.EPI_FORWARD, grad: L.EPI_GRAD, sgd: L.EPI_SGD }[op.epilogue ?? 'forward'];
+  const epilogues = { forward: L.EPI_FORWARD, grad: L.EPI_GRAD, sgd: L.EPI_SGD };
+  const name = op.epilogue ?? 'forward';
+  const epi = Object.hasOwn(epilogues, name) ? epilogues[name] : undefined;
   if (epi === undefined) c.fail(`epilogue is ${String(op.epilogue)} (expected forward, grad or sgd)`);
   const act = c.activation(op.activation);
   if (epi !== L.EPI_FORWARD && op.bias) c.fail(`bias is only for the forward epilogue`);

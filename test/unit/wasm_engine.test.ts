@@ -367,6 +367,9 @@ describe('programs', () => {
       InvalidArgumentError,
     );
     expect(() => one.program([{ op: 'nope' } as unknown as AnyOp])).toThrow(/unknown op/);
+    expect(() => one.program([{ op: 'activation', x: a, y: c, activation: 'toString' as Act }])).toThrow(
+      /activation is toString/,
+    );
     const other = two.alloc(6);
     expect(() => one.program([{ op: 'activation', x: a, y: other, activation: 'relu' }])).toThrow(
       /not a buffer of this engine/,
