@@ -7,7 +7,7 @@ import { InvalidArgumentError } from '../../src/errors';
 import type { WasmBuffer } from '../../src/wasm/buffer';
 import { WasmEngine } from '../../src/wasm/engine';
 import type { AnyOp, GemmOp } from '../../src/wasm/program';
-import { ACTS, type Act, df, epilogue, f, type GemmSpec, magnitude, product, random } from './wasm_reference';
+import { ACTS, type Act, df, epilogue, f, type GemmSpec, product, random } from './wasm_reference';
 
 const U = 2 ** -24;
 let one: WasmEngine;
@@ -80,8 +80,7 @@ describe('gemm', () => {
         const bias0 = random(s.n, 4);
         const y0 = random(s.m * s.n, 5, 0, 1); // outputs of every activation lie in [0, 1) or beyond
         const lr0 = Float32Array.of(0.1);
-        const p = product(a0, b0, s);
-        const mag = magnitude(a0, b0, s);
+        const { p, mag } = product(a0, b0, s);
         const cases: { epi: 'forward' | 'grad' | 'sgd'; act: Act; bias?: boolean }[] = [
           { epi: 'forward', act: 'linear' },
           ...ACTS.map((act) => ({ epi: 'forward' as const, act, bias: true })),
@@ -139,7 +138,7 @@ describe('gemm', () => {
     const engine = one;
     const [a, b, c] = [put(engine, a0, 'a'), put(engine, b0, 'b'), put(engine, c0, 'c')];
     await engine.runOps([{ op: 'gemm', a, b, c, ...s }]);
-    const want = epilogue(product(a0, b0, s), c0, s, { epilogue: 'forward', activation: 'linear' });
+    const want = epilogue(product(a0, b0, s).p, c0, s, { epilogue: 'forward', activation: 'linear' });
     expectClose(engine.f32(c), want, () => s.k * 4 * U, 1e-6, 'strided');
     for (const x of [a, b, c]) engine.free(x);
   });
@@ -155,7 +154,7 @@ describe('gemm', () => {
     expect(bits(engine.f32(c))).toEqual(bits(before));
     engine.f32(lr)[0] = 0.5;
     await engine.run(program);
-    const want = epilogue(product(engine.f32(a), engine.f32(b), s), before, s, {
+    const want = epilogue(product(engine.f32(a), engine.f32(b), s).p, before, s, {
       epilogue: 'sgd',
       activation: 'linear',
       lr: 0.5,

@@ -39,22 +39,30 @@ export interface GemmSpec {
   ldc?: number;
 }
 
-/** P = opA(A)·opB(B) with the engine's storage conventions, f64 sums (unrounded). */
-export function product(a: Float32Array, b: Float32Array, s: GemmSpec): Float64Array {
+/**
+ * P = opA(A)·opB(B) with the engine's storage conventions, in f64 (unrounded), and beside it Σ_q |a·b| per
+ * output, which bounds the f32 rounding error.
+ */
+export function product(a: Float32Array, b: Float32Array, s: GemmSpec): { p: Float64Array; mag: Float64Array } {
   const { m, n, k, transA = false, transB = false } = s;
   const lda = s.lda ?? (transA ? m : k);
   const ldb = s.ldb ?? (transB ? k : n);
   const p = new Float64Array(m * n);
+  const mag = new Float64Array(m * n);
   for (let i = 0; i < m; i++) {
     for (let j = 0; j < n; j++) {
       let sum = 0;
+      let abs = 0;
       for (let q = 0; q < k; q++) {
-        sum += (transA ? a[q * lda + i] : a[i * lda + q]) * (transB ? b[j * ldb + q] : b[q * ldb + j]);
+        const x = (transA ? a[q * lda + i] : a[i * lda + q]) * (transB ? b[j * ldb + q] : b[q * ldb + j]);
+        sum += x;
+        abs += Math.abs(x);
       }
       p[i * n + j] = sum;
+      mag[i * n + j] = abs;
     }
   }
-  return p;
+  return { p, mag };
 }
 
 /** The engine's epilogues on an exact product, written into a copy of c (row length ldc). */
@@ -76,9 +84,4 @@ export function epilogue(
     }
   }
   return out;
-}
-
-/** Σ_j |a_ij·b_jk| per output, for error bounds. */
-export function magnitude(a: Float32Array, b: Float32Array, s: GemmSpec): Float64Array {
-  return product(a.map(Math.abs), b.map(Math.abs), s);
 }
