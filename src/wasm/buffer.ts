@@ -5,6 +5,8 @@ import { DisposedError, InvalidArgumentError } from '../errors';
 
 export class WasmBuffer {
   #freed = false;
+  /** The allocation this is a window into; itself for a root. */
+  readonly root: WasmBuffer;
 
   /** @internal made by WasmEngine.alloc and sub() */
   constructor(
@@ -20,8 +22,6 @@ export class WasmBuffer {
   ) {
     this.root = root ?? this;
   }
-
-  readonly root: WasmBuffer;
 
   get bytes(): number {
     return this.count * 4;
