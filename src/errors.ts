@@ -47,9 +47,10 @@ export class GpuMemoryError extends BackpropError {
 }
 
 /**
- * Not enough host memory: a network or data set over what the CPU or WebAssembly backend may hold (a
- * typed array's length, wasm32's 4 GiB, the backend's memoryBudget), or a network whose weights would not
- * fit the host at all. The message gives the sizes; it is thrown before anything is allocated.
+ * Not enough host memory: a network or data set over what the CPU or WebAssembly backend may hold (the
+ * memoryBudget, wasm32's 4 GiB or the smaller maximum the browser granted, a grow the browser refused), or
+ * a network whose weights would not fit the host at all. The message gives the sizes; the checks run
+ * before anything is allocated.
  */
 export class HostMemoryError extends BackpropError {
   override name = 'HostMemoryError';

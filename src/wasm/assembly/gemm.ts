@@ -1,0 +1,358 @@
+// GEMM, BLIS-shaped: C = epilogue(opA(A) · opB(B)) with op = identity or transpose.
+//
+// Both operands are first packed into panels the micro-kernel reads front to back: A into MR-row panels
+// laid out [k][MR], B into NR-column panels laid out [k][NR]. After packing, A·B, Aᵀ·B and A·Bᵀ are the
+// same computation; a transpose only changes how the packing reads (contiguous copies or 4×4 register
+// transposes). Threads share the packing by panels, meet at a barrier, then take MC×NC output tiles from
+// a counter. A tile is walked KC steps of k at a time (partial sums kept in the thread's scratch), with
+// the micro-kernel computing one MR×NR block in registers. Every output sums k = 0, 1, …, K−1 in order
+// whatever the tile, chunk or thread count, so results are bitwise identical for any number of threads.
+// The epilogue runs once per output, after the last K block.
+import {
+  EPI_FORWARD,
+  EPI_GRAD,
+  FLAG_ACT_SHIFT,
+  FLAG_EPI_SHIFT,
+  FLAG_TRANS_A,
+  FLAG_TRANS_B,
+  GEMM_A,
+  GEMM_AUX,
+  GEMM_B,
+  GEMM_BIAS,
+  GEMM_C,
+  GEMM_FLAGS,
+  GEMM_K,
+  GEMM_LDA,
+  GEMM_LDB,
+  GEMM_LDC,
+  GEMM_LR,
+  GEMM_M,
+  GEMM_MC,
+  GEMM_MCHUNK,
+  GEMM_N,
+  GEMM_NC,
+  GEMM_NCHUNK,
+  KC,
+  MC,
+  MR,
+  NC,
+  NR,
+} from '../layout';
+import { activate1, activate4, activateGrad1, activateGrad4, madd } from './math';
+import { barrier, nextTask } from './sync';
+
+// The micro-kernel and the packing below are written out for 5×8: 10 accumulators + 2 B vectors + one
+// broadcast A value fit V8's 15 allocatable xmm registers (6×8 spills without FMA).
+if (MR !== 5 || NR !== 8) ERROR('gemm.ts is written for MR = 5, NR = 8');
+
+/**
+ * The MR×NR micro-kernel: out = acc + Σ_{k<kc} a[k] ⊗ b[k], a an [kc][MR] panel, b a [kc][NR] panel;
+ * acc = 0 starts from zero. acc/out rows are `ldacc`/`ldout` bytes apart (they may be the same block).
+ */
+function ukernel(kc: i32, a: usize, b: usize, acc: usize, ldacc: usize, out: usize, ldout: usize): void {
+  let c00 = f32x4.splat(0);
+  let c01 = c00;
+  let c10 = c00;
+  let c11 = c00;
+  let c20 = c00;
+  let c21 = c00;
+  let c30 = c00;
+  let c31 = c00;
+  let c40 = c00;
+  let c41 = c00;
+  if (acc) {
+    c00 = v128.load(acc);
+    c01 = v128.load(acc, 16);
+    c10 = v128.load(acc + ldacc);
+    c11 = v128.load(acc + ldacc, 16);
+    c20 = v128.load(acc + 2 * ldacc);
+    c21 = v128.load(acc + 2 * ldacc, 16);
+    c30 = v128.load(acc + 3 * ldacc);
+    c31 = v128.load(acc + 3 * ldacc, 16);
+    c40 = v128.load(acc + 4 * ldacc);
+    c41 = v128.load(acc + 4 * ldacc, 16);
+  }
+  for (let k = kc; k > 0; k--) {
+    const b0 = v128.load(b);
+    const b1 = v128.load(b, 16);
+    let x = v128.load32_splat(a);
+    c00 = madd(x, b0, c00);
+    c01 = madd(x, b1, c01);
+    x = v128.load32_splat(a, 4);
+    c10 = madd(x, b0, c10);
+    c11 = madd(x, b1, c11);
+    x = v128.load32_splat(a, 8);
+    c20 = madd(x, b0, c20);
+    c21 = madd(x, b1, c21);
+    x = v128.load32_splat(a, 12);
+    c30 = madd(x, b0, c30);
+    c31 = madd(x, b1, c31);
+    x = v128.load32_splat(a, 16);
+    c40 = madd(x, b0, c40);
+    c41 = madd(x, b1, c41);
+    a += MR << 2;
+    b += NR << 2;
+  }
+  v128.store(out, c00);
+  v128.store(out, c01, 16);
+  v128.store(out + ldout, c10);
+  v128.store(out + ldout, c11, 16);
+  v128.store(out + 2 * ldout, c20);
+  v128.store(out + 2 * ldout, c21, 16);
+  v128.store(out + 3 * ldout, c30);
+  v128.store(out + 3 * ldout, c31, 16);
+  v128.store(out + 4 * ldout, c40);
+  v128.store(out + 4 * ldout, c41, 16);
+}
+
+/**
+ * Packs rows [r0, r0 + MR) of opA(A) (m rows, k columns) into `dst` as [k][MR], rows past m as zeros.
+ * A is m×k with row length lda, or with transA k×m, read in place.
+ */
+function packA(dst: usize, a: usize, lda: usize, transA: bool, r0: i32, m: i32, k: i32): void {
+  const rows = min(MR, m - r0);
+  if (transA) {
+    // Row kk of the stored A holds opA(A)[r0.., kk] contiguously: a straight copy per k.
+    let src = a + ((<usize>r0) << 2);
+    const step = lda << 2;
+    if (rows === MR) {
+      for (let kk = 0; kk < k; kk++) {
+        v128.store(dst, v128.load(src));
+        store<f32>(dst, load<f32>(src, 16), 16);
+        src += step;
+        dst += MR << 2;
+      }
+    } else {
+      for (let kk = 0; kk < k; kk++) {
+        for (let r = 0; r < MR; r++)
+          store<f32>(dst + ((<usize>r) << 2), r < rows ? load<f32>(src + ((<usize>r) << 2)) : 0);
+        src += step;
+        dst += MR << 2;
+      }
+    }
+    return;
+  }
+  // Rows of A are contiguous along k: read 4 k-steps of rows 0–3 and transpose them in registers.
+  const row0 = a + ((<usize>r0 * lda) << 2);
+  const ld = lda << 2;
+  let kk = 0;
+  if (rows === MR) {
+    for (; kk + 4 <= k; kk += 4) {
+      const p = row0 + ((<usize>kk) << 2);
+      const x0 = v128.load(p);
+      const x1 = v128.load(p + ld);
+      const x2 = v128.load(p + 2 * ld);
+      const x3 = v128.load(p + 3 * ld);
+      const x4 = v128.load(p + 4 * ld);
+      const t0 = f32x4.shuffle(x0, x1, 0, 4, 1, 5);
+      const t1 = f32x4.shuffle(x0, x1, 2, 6, 3, 7);
+      const t2 = f32x4.shuffle(x2, x3, 0, 4, 1, 5);
+      const t3 = f32x4.shuffle(x2, x3, 2, 6, 3, 7);
+      v128.store(dst, f32x4.shuffle(t0, t2, 0, 1, 4, 5));
+      v128.store32_lane(dst, x4, 0, 16);
+      v128.store(dst, f32x4.shuffle(t0, t2, 2, 3, 6, 7), 20);
+      v128.store32_lane(dst, x4, 1, 36);
+      v128.store(dst, f32x4.shuffle(t1, t3, 0, 1, 4, 5), 40);
+      v128.store32_lane(dst, x4, 2, 56);
+      v128.store(dst, f32x4.shuffle(t1, t3, 2, 3, 6, 7), 60);
+      v128.store32_lane(dst, x4, 3, 76);
+      dst += (4 * MR) << 2;
+    }
+  }
+  for (; kk < k; kk++) {
+    const p = row0 + ((<usize>kk) << 2);
+    for (let r = 0; r < MR; r++) store<f32>(dst + ((<usize>r) << 2), r < rows ? load<f32>(p + <usize>r * ld) : 0);
+    dst += MR << 2;
+  }
+}
+
+/**
+ * Packs columns [c0, c0 + NR) of opB(B) (k rows, n columns) into `dst` as [k][NR], columns past n as
+ * zeros. B is k×n with row length ldb, or with transB n×k, read in place.
+ */
+function packB(dst: usize, b: usize, ldb: usize, transB: bool, c0: i32, n: i32, k: i32): void {
+  const cols = min(NR, n - c0);
+  if (!transB) {
+    let src = b + ((<usize>c0) << 2);
+    const step = ldb << 2;
+    for (let kk = 0; kk < k; kk++) {
+      if (cols === NR) {
+        v128.store(dst, v128.load(src));
+        v128.store(dst, v128.load(src, 16), 16);
+      } else {
+        for (let c = 0; c < NR; c++)
+          store<f32>(dst + ((<usize>c) << 2), c < cols ? load<f32>(src + ((<usize>c) << 2)) : 0);
+      }
+      src += step;
+      dst += NR << 2;
+    }
+    return;
+  }
+  // Rows of the stored B are columns of opB(B), contiguous along k: two 4×4 transposes per 4 k-steps.
+  const col0 = b + ((<usize>c0 * ldb) << 2);
+  const ld = ldb << 2;
+  let kk = 0;
+  if (cols === NR) {
+    for (; kk + 4 <= k; kk += 4) {
+      for (let h = 0; h < 2; h++) {
+        const p = col0 + ((<usize>kk) << 2) + <usize>(4 * h) * ld;
+        const x0 = v128.load(p);
+        const x1 = v128.load(p + ld);
+        const x2 = v128.load(p + 2 * ld);
+        const x3 = v128.load(p + 3 * ld);
+        const t0 = f32x4.shuffle(x0, x1, 0, 4, 1, 5);
+        const t1 = f32x4.shuffle(x0, x1, 2, 6, 3, 7);
+        const t2 = f32x4.shuffle(x2, x3, 0, 4, 1, 5);
+        const t3 = f32x4.shuffle(x2, x3, 2, 6, 3, 7);
+        const d = dst + ((<usize>h) << 4);
+        v128.store(d, f32x4.shuffle(t0, t2, 0, 1, 4, 5));
+        v128.store(d, f32x4.shuffle(t0, t2, 2, 3, 6, 7), NR << 2);
+        v128.store(d, f32x4.shuffle(t1, t3, 0, 1, 4, 5), NR << 3);
+        v128.store(d, f32x4.shuffle(t1, t3, 2, 3, 6, 7), (NR << 3) + (NR << 2));
+      }
+      dst += (4 * NR) << 2;
+    }
+  }
+  for (; kk < k; kk++) {
+    const p = col0 + ((<usize>kk) << 2);
+    for (let c = 0; c < NR; c++) store<f32>(dst + ((<usize>c) << 2), c < cols ? load<f32>(p + <usize>c * ld) : 0);
+    dst += NR << 2;
+  }
+}
+
+/**
+ * Stores an MR×NR block `t` (rows NR floats apart) into C at `c` (rows ldc bytes apart), keeping `rows`
+ * rows and `cols` columns, through the epilogue: forward C = f(t + bias), grad C = t ⊙ f'(Y) with Y at
+ * `aux` (rows ldc bytes apart), sgd C = C − lr·t with lr the f32 at `lrAt`.
+ * lr is loaded where it is used: an f32 local in gemm() would live across its barrier (see sync.ts).
+ */
+function epilogue(
+  t: usize,
+  c: usize,
+  ldc: usize,
+  rows: i32,
+  cols: i32,
+  epi: i32,
+  act: i32,
+  bias: usize,
+  aux: usize,
+  lrAt: usize,
+): void {
+  for (let r = 0; r < rows; r++) {
+    if (cols === NR) {
+      for (let h: usize = 0; h < 32; h += 16) {
+        const p = v128.load(t + h);
+        let v: v128;
+        if (epi === EPI_FORWARD) v = activate4(act, bias ? f32x4.add(p, v128.load(bias + h)) : p);
+        else if (epi === EPI_GRAD) v = f32x4.mul(p, activateGrad4(act, v128.load(aux + h)));
+        else v = f32x4.sub(v128.load(c + h), f32x4.mul(v128.load32_splat(lrAt), p));
+        v128.store(c + h, v);
+      }
+    } else {
+      for (let j = 0; j < cols; j++) {
+        const o = (<usize>j) << 2;
+        const p = load<f32>(t + o);
+        let v: f32;
+        if (epi === EPI_FORWARD) v = activate1(act, bias ? p + load<f32>(bias + o) : p);
+        else if (epi === EPI_GRAD) v = p * activateGrad1(act, load<f32>(aux + o));
+        else v = load<f32>(c + o) - load<f32>(lrAt) * p;
+        store<f32>(c + o, v);
+      }
+    }
+    t += NR << 2;
+    c += ldc;
+    aux += ldc;
+  }
+}
+
+/** Runs one gemm op (fields GEMM_* at `op`) as thread `tid` of `threads`. */
+export function gemm(op: usize, ctrl: usize, _tid: i32, threads: i32, shared: usize, mine: usize): void {
+  const a = <usize>load<u32>(op + (GEMM_A << 2));
+  const b = <usize>load<u32>(op + (GEMM_B << 2));
+  const c = <usize>load<u32>(op + (GEMM_C << 2));
+  const m = load<i32>(op + (GEMM_M << 2));
+  const n = load<i32>(op + (GEMM_N << 2));
+  const k = load<i32>(op + (GEMM_K << 2));
+  const lda = <usize>load<u32>(op + (GEMM_LDA << 2));
+  const ldb = <usize>load<u32>(op + (GEMM_LDB << 2));
+  const ldc = (<usize>load<u32>(op + (GEMM_LDC << 2))) << 2;
+  const flags = load<i32>(op + (GEMM_FLAGS << 2));
+  const bias = <usize>load<u32>(op + (GEMM_BIAS << 2));
+  const aux = <usize>load<u32>(op + (GEMM_AUX << 2));
+  const lrAt = <usize>load<u32>(op + (GEMM_LR << 2));
+  const mChunk = load<i32>(op + (GEMM_MCHUNK << 2));
+  const nChunk = load<i32>(op + (GEMM_NCHUNK << 2));
+  const mc = load<i32>(op + (GEMM_MC << 2));
+  const nc = load<i32>(op + (GEMM_NC << 2));
+  const transA = (flags & FLAG_TRANS_A) !== 0;
+  const transB = (flags & FLAG_TRANS_B) !== 0;
+  const epi = (flags >> FLAG_EPI_SHIFT) & 3;
+  const act = (flags >> FLAG_ACT_SHIFT) & 3;
+
+  const panelA = (<usize>(MR * k)) << 2;
+  const panelB = (<usize>(NR * k)) << 2;
+  const packedA = shared;
+  const packedB = shared + ((<usize>((mChunk + MR - 1) / MR) * panelA + 63) & ~63);
+  const partial = mine; // MC×NC partial sums, rows NC floats apart
+  const tile = mine + ((<usize>(MC * NC)) << 2); // one MR×NR output block
+
+  for (let j0 = 0; j0 < n; j0 += nChunk) {
+    const nn = min(nChunk, n - j0);
+    const panelsB = (nn + NR - 1) / NR;
+    for (let i0 = 0; i0 < m; i0 += mChunk) {
+      const mm = min(mChunk, m - i0);
+      const panelsA = (mm + MR - 1) / MR;
+      // Phase 1: pack this chunk of A, and of B when starting a new column chunk.
+      const packTasks = panelsA + (i0 === 0 ? panelsB : 0);
+      for (let t = nextTask(ctrl); t < packTasks; t = nextTask(ctrl)) {
+        if (t < panelsA) packA(packedA + <usize>t * panelA, a, lda, transA, i0 + t * MR, m, k);
+        else packB(packedB + <usize>(t - panelsA) * panelB, b, ldb, transB, j0 + (t - panelsA) * NR, n, k);
+      }
+      barrier(ctrl, threads);
+      // Phase 2: output tiles.
+      const tilesN = (nn + nc - 1) / nc;
+      const tiles = ((mm + mc - 1) / mc) * tilesN;
+      for (let t = nextTask(ctrl); t < tiles; t = nextTask(ctrl)) {
+        const ti = (t / tilesN) * mc;
+        const tj = (t % tilesN) * nc;
+        const mt = min(mc, mm - ti);
+        const nt = min(nc, nn - tj);
+        for (let p0 = 0; p0 < k; p0 += KC) {
+          const kc = min(KC, k - p0);
+          const first = p0 === 0;
+          const last = p0 + kc >= k;
+          for (let jr = 0; jr < nt; jr += NR) {
+            const pb = packedB + <usize>((tj + jr) / NR) * panelB + ((<usize>(p0 * NR)) << 2);
+            for (let ir = 0; ir < mt; ir += MR) {
+              const pa = packedA + <usize>((ti + ir) / MR) * panelA + ((<usize>(p0 * MR)) << 2);
+              const acc = partial + ((<usize>(ir * NC + jr)) << 2);
+              if (!last) {
+                ukernel(kc, pa, pb, first ? 0 : acc, NC << 2, acc, NC << 2);
+                continue;
+              }
+              ukernel(kc, pa, pb, first ? 0 : acc, NC << 2, tile, NR << 2);
+              const row = i0 + ti + ir;
+              const col = j0 + tj + jr;
+              const at = <usize>row * ldc + ((<usize>col) << 2);
+              epilogue(
+                tile,
+                c + at,
+                ldc,
+                min(MR, mt - ir),
+                min(NR, nt - jr),
+                epi,
+                act,
+                bias ? bias + ((<usize>col) << 2) : 0,
+                aux ? aux + at : 0,
+                lrAt,
+              );
+            }
+          }
+        }
+      }
+      // Before the next chunk is packed over this one. The last chunk needs none: the interpreter
+      // meets after every op.
+      if (j0 + nChunk < n || i0 + mChunk < m) barrier(ctrl, threads);
+    }
+  }
+}
