@@ -31,6 +31,7 @@ export const ACT_TANH = 3;
 export const EPI_FORWARD = 0;
 export const EPI_GRAD = 1;
 export const EPI_SGD = 2;
+export const EPI_ADD = 3;
 
 // Optimizer kinds, as optimizer.wgsl's OPT_* constants.
 export const OPT_SGD = 0;
@@ -44,6 +45,8 @@ export const HYPER_BETA2 = 2;
 export const HYPER_EPSILON = 3;
 export const HYPER_C1 = 4;
 export const HYPER_C2 = 5;
+/** Decoupled weight decay: ops with decay (and the gemm sgd epilogue) also take lr·wd·p off p. */
+export const HYPER_WD = 6;
 export const HYPER_WORDS = 8;
 
 // ---- op fields (word index after the opcode and length words) ----
@@ -63,8 +66,8 @@ export const GEMM_FLAGS = 11;
 export const GEMM_BIAS = 12;
 /** EPI_GRAD: the m×n Y (row length ldc) whose derivative multiplies the product */
 export const GEMM_AUX = 13;
-/** EPI_SGD: address of the f32 learning rate */
-export const GEMM_LR = 14;
+/** EPI_SGD: a hyper block (HYPER_WORDS f32s); the epilogue reads HYPER_LR and HYPER_WD */
+export const GEMM_HYPER = 14;
 /** Rows of opA(A) packed at a time (a multiple of MR) and columns of opB(B) (a multiple of NR). */
 export const GEMM_MCHUNK = 15;
 export const GEMM_NCHUNK = 16;
@@ -91,12 +94,13 @@ export const AGRAD_N = 5;
 export const AGRAD_KIND = 6;
 export const AGRAD_WORDS = 7;
 
-// biasGrad: out[j] = Σ_i dz[i, j] over an m×n dz.
+// biasGrad: out[j] = Σ_i dz[i, j] over an m×n dz (ACCUMULATE 1: out[j] += that).
 export const BG_DZ = 2;
 export const BG_OUT = 3;
 export const BG_M = 4;
 export const BG_N = 5;
-export const BG_WORDS = 6;
+export const BG_ACCUMULATE = 6;
+export const BG_WORDS = 7;
 
 // mseLoss: out[0] (+)= scale · Σ (p - t)². mseGrad: g = scale · (p - t) ⊙ f'(p). scale is f32 bits.
 export const MSE_P = 2;
@@ -116,7 +120,9 @@ export const OPTIM_S1 = 5;
 export const OPTIM_S2 = 6;
 export const OPTIM_N = 7;
 export const OPTIM_HYPER = 8;
-export const OPTIM_WORDS = 9;
+/** 1: decoupled weight decay (u += wd·p before p −= lr·u) */
+export const OPTIM_DECAY = 9;
+export const OPTIM_WORDS = 10;
 
 // gather: out[i, :] = src[idx[offset + i], :] for i < rows, rows of `cols` elements; offset is the u32
 // at OFFSET (0: none).

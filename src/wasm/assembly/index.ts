@@ -41,7 +41,7 @@ export function run(ctrl: usize, tid: i32, threads: i32): void {
     else if (code === OP_BIAS_GRAD) biasGrad(op, ctrl);
     else if (code === OP_MSE_LOSS) mseLoss(op, ctrl, tid, threads, shared);
     else if (code === OP_MSE_GRAD) mseGrad(op, ctrl);
-    else if (code === OP_OPTIMIZER) optimizer(op, ctrl);
+    else if (code === OP_OPTIMIZER) optimizer(op, ctrl, mine);
     else if (code === OP_GATHER) gather(op, ctrl);
     else if (code === OP_COPY) copy(op, ctrl);
     else if (code === OP_FILL) fill(op, ctrl);
