@@ -4,7 +4,7 @@
 import { InvalidArgumentError } from '../errors';
 import type { WasmBuffer } from './buffer';
 import * as L from './layout';
-import { ACTIVATION_CODE, type AnyOp, type EngineActivation, type GemmOp } from './program';
+import { ACTIVATION_CODE, type AnyOp, type CrossEntropyOp, type EngineActivation, type GemmOp } from './program';
 
 /** What encoding a program produced: its words, the shared scratch it needs, the buffers it touches. */
 export interface Encoded {
@@ -172,6 +172,24 @@ function encodeOp(op: AnyOp, c: Checker, threads: number): number[] {
       ]);
       return words;
     }
+    case 'softmax': {
+      const m = c.count('m', op.m);
+      const n = c.count('n', op.n);
+      const words = [L.OP_SOFTMAX, 0, c.buffer('x', op.x, m * n), c.buffer('y', op.y, m * n), m, n];
+      c.disjoint('y', op.y, m * n, 'x', op.x, m * n, true);
+      return words;
+    }
+    case 'softmaxGrad': {
+      const m = c.count('m', op.m);
+      const n = c.count('n', op.n);
+      const words = [L.OP_SOFTMAX_GRAD, 0, c.buffer('y', op.y, m * n), c.buffer('dy', op.dy, m * n)];
+      words.push(c.buffer('out', op.out, m * n), m, n);
+      c.disjoint('out', op.out, m * n, 'y', op.y, m * n, true);
+      c.disjoint('out', op.out, m * n, 'dy', op.dy, m * n, true);
+      return words;
+    }
+    case 'crossEntropy':
+      return encodeCrossEntropy(op, c);
     case 'gather': {
       const rows = c.count('rows', op.rows);
       const cols = c.count('cols', op.cols);
@@ -196,9 +214,30 @@ function encodeOp(op: AnyOp, c: Checker, threads: number): number[] {
     default:
       return c.fail(
         'unknown op (expected gemm, activation, activationGrad, biasGrad, mseLoss, mseGrad, sgd, ' +
-          'momentum, adam, gather, copy or fill)',
+          'momentum, adam, softmax, softmaxGrad, crossEntropy, gather, copy or fill)',
       );
   }
+}
+
+function encodeCrossEntropy(op: CrossEntropyOp, c: Checker): number[] {
+  const m = c.count('m', op.m);
+  const n = c.count('n', op.n);
+  const lossScale = c.scale('lossScale', op.lossScale);
+  if (op.dz && op.gradScale === undefined) c.fail('dz needs gradScale (dz = (P − t)·gradScale)');
+  const gradScale = op.dz ? c.scale('gradScale', op.gradScale) : 0;
+  const words = [L.OP_CROSS_ENTROPY, 0, c.buffer('z', op.z, m * n), c.buffer('t', op.t, m * n), m, n];
+  words.push(c.buffer('loss', op.loss, 1), lossScale, op.accumulate ? 1 : 0);
+  words.push(c.optional('correct', op.correct, 1), c.optional('dz', op.dz, m * n), gradScale);
+  c.apart([
+    ['z', op.z, m * n],
+    ['t', op.t, m * n],
+    ['loss', op.loss, 1],
+    ['correct', op.correct, 1],
+    ['dz', op.dz, m * n],
+  ]);
+  // One 16-byte partial (f64 loss, i32 count) per task of whole rows.
+  c.sharedBytes = Math.ceil(m / Math.max(1, Math.floor(L.ROW_CHUNK / n))) * 16;
+  return words;
 }
 
 function encodeGemm(op: GemmOp, c: Checker, threads: number): number[] {

@@ -20,6 +20,9 @@ export const OP_OPTIMIZER = 7;
 export const OP_GATHER = 8;
 export const OP_COPY = 9;
 export const OP_FILL = 10;
+export const OP_SOFTMAX = 11;
+export const OP_SOFTMAX_GRAD = 12;
+export const OP_CROSS_ENTROPY = 13;
 
 // Activation codes, as the WGSL ACT_* constants.
 export const ACT_LINEAR = 0;
@@ -146,6 +149,36 @@ export const FILL_N = 3;
 export const FILL_VALUE = 4;
 export const FILL_WORDS = 5;
 
+// softmax: y[r, :] = softmax(x[r, :]) over m rows of n.
+export const SM_X = 2;
+export const SM_Y = 3;
+export const SM_M = 4;
+export const SM_N = 5;
+export const SM_WORDS = 6;
+
+// softmaxGrad: out[r, j] = y[r, j]·(dy[r, j] − Σ_k dy[r, k]·y[r, k]) over m rows of n.
+export const SMG_Y = 2;
+export const SMG_DY = 3;
+export const SMG_OUT = 4;
+export const SMG_M = 5;
+export const SMG_N = 6;
+export const SMG_WORDS = 7;
+
+// crossEntropy: from m rows of n logits z (replaced by their softmax P) and targets t: the loss into
+// LOSS[0], the count of rows classified right added to the u32 at CORRECT (0: none), dz = (P − t)·
+// GRAD_SCALE at DZ (0: none). The scales are f32 bits; ACCUMULATE 1 adds to LOSS[0].
+export const CE_Z = 2;
+export const CE_T = 3;
+export const CE_M = 4;
+export const CE_N = 5;
+export const CE_LOSS = 6;
+export const CE_LOSS_SCALE = 7;
+export const CE_ACCUMULATE = 8;
+export const CE_CORRECT = 9;
+export const CE_DZ = 10;
+export const CE_GRAD_SCALE = 11;
+export const CE_WORDS = 12;
+
 // ---- the control block: i32 words the threads meet on ----
 /** Bumped by the host to start a run; workers wait on it. */
 export const CTRL_JOB = 0;
@@ -194,3 +227,9 @@ export const PACK_FLOATS = 1 << 20;
 export const CHUNK = 8192;
 /** Columns per task of biasGrad. */
 export const BG_COLS = 8;
+/**
+ * Elements per task of the row-wise ops (softmax, softmaxGrad, crossEntropy): a task is max(1, ⌊ROW_CHUNK
+ * / n⌋) whole rows, and crossEntropy keeps one partial sum per task. Smaller than CHUNK so that a batch of
+ * a few thousand logits is still shared among threads.
+ */
+export const ROW_CHUNK = 1024;

@@ -147,5 +147,66 @@ export interface FillOp {
   n?: number;
 }
 
-export type Op = GemmOp | ActivationOp | ActivationGradOp | BiasGradOp | MseLossOp | MseGradOp | OptimizerOp;
+/**
+ * y[r, :] = exp(x[r, :] − max) / Σ_j exp(x[r, j] − max) for each of m rows of n, max the row's maximum;
+ * the sum in f64, each probability exp(x − max) / sum in f32 (exp as the activations', which returns 0
+ * below e^-87, so entries far below the maximum are exactly 0). y may alias x.
+ */
+export interface SoftmaxOp {
+  op: 'softmax';
+  x: WasmBuffer;
+  y: WasmBuffer;
+  m: number;
+  n: number;
+}
+/**
+ * out[r, j] = y[r, j]·(dy[r, j] − Σ_k dy[r, k]·y[r, k]) for m rows of n (the dot in f64, rounded once):
+ * the softmax's backward pass, y its output. out may alias y or dy.
+ */
+export interface SoftmaxGradOp {
+  op: 'softmaxGrad';
+  y: WasmBuffer;
+  dy: WasmBuffer;
+  out: WasmBuffer;
+  m: number;
+  n: number;
+}
+/**
+ * Cross-entropy of a softmax, from m rows of n logits z and targets t. For each row, with M its maximum
+ * and s = Σ_j exp(z_j − M) (f64):
+ *   loss[0] = lossScale · Σ_rows Σ_{j: t_j ≠ 0} t_j·((M − z_j) + log s)   in f64, rounded once; finite for
+ *             any finite z. With accumulate, loss[0] += that (the old value added in f64, one rounding).
+ *   z is replaced by P = exp(z − M) / s, the same bits as the softmax op.
+ *   correct: when given, the u32 correct[0] += rows whose argmax of z (taken before z becomes P) equals
+ *             the argmax of t, the first index on ties (always accumulates: clear it with fill).
+ *   dz:      when given, dz = (P − t)·gradScale in f32 (with gradScale = 1/rows of the batch, the mean
+ *             cross-entropy's gradient at the logits).
+ * The loss and count are summed from fixed runs of rows in order, so any number of threads gives the same
+ * bits. loss, correct, dz, z and t must not overlap (dz may not alias z or t).
+ */
+export interface CrossEntropyOp {
+  op: 'crossEntropy';
+  z: WasmBuffer;
+  t: WasmBuffer;
+  m: number;
+  n: number;
+  loss: WasmBuffer;
+  lossScale: number;
+  accumulate?: boolean;
+  correct?: WasmBuffer;
+  dz?: WasmBuffer;
+  gradScale?: number;
+}
+
+export type Op =
+  | GemmOp
+  | ActivationOp
+  | ActivationGradOp
+  | BiasGradOp
+  | MseLossOp
+  | MseGradOp
+  | OptimizerOp
+  | SoftmaxOp
+  | SoftmaxGradOp
+  | CrossEntropyOp;
 export type AnyOp = Op | GatherOp | CopyOp | FillOp;

@@ -297,11 +297,20 @@ describe('programs', () => {
     one.free(c);
   });
 
-  it('refuse what the gemm sgd epilogue and the optimizers do not allow', () => {
+  it('refuse what the softmax, cross-entropy and update ops do not allow', () => {
     const z = one.alloc(12, 'z');
     const t = one.alloc(12, 't');
     const s = one.alloc(16, 'stats');
+    const [loss, correct] = [s.sub(0, 1, 'loss'), s.sub(1, 1, 'correct')];
+    const ce = { op: 'crossEntropy', z, t, m: 3, n: 4, loss, lossScale: 1 } as const;
     const program = (op: AnyOp) => () => one.program([op]);
+    expect(program({ ...ce, correct, dz: z, gradScale: 1 })).toThrow(/z 'z' overlaps dz 'z'/);
+    expect(program({ ...ce, dz: t })).toThrow(/dz needs gradScale/);
+    expect(program({ ...ce, correct: loss })).toThrow(/overlaps/);
+    expect(program({ ...ce, lossScale: Number.NaN })).toThrow(/lossScale is NaN/);
+    expect(program({ ...ce, m: 4 })).toThrow(/has 12 elements, needs 16/);
+    expect(program({ op: 'softmax', x: z, y: z.sub(1, 11), m: 1, n: 11 })).toThrow(/only exact aliasing/);
+    expect(program({ op: 'softmaxGrad', y: z, dy: t, out: t, m: 3, n: 4 })).not.toThrow();
     const gemm = { op: 'gemm', a: z, b: t, c: s, m: 4, n: 4, k: 3, transA: true } as const;
     expect(program({ ...gemm, epilogue: 'sgd' })).toThrow(/the sgd epilogue needs hyper/);
     expect(program({ ...gemm, epilogue: 'sgd', hyper: s.sub(8, 7) })).toThrow(/hyper .* has 7 elements, needs 8/);
