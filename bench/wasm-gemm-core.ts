@@ -177,7 +177,7 @@ export async function measureStep(options: { threads: number; reps: number }): P
     }
     ops.push({ op: 'biasGrad', dz: dz[l], out: db[l], m: batch, n });
     const a = l === 0 ? x : act[l - 1];
-    ops.push({ op: 'gemm', a, b: dz[l], c: w[l], m: k, n, k: batch, transA: true, epilogue: 'sgd', lr });
+    ops.push({ op: 'gemm', a, b: dz[l], c: w[l], m: k, n, k: batch, transA: true, epilogue: 'sgd', hyper });
     ops.push({ op: 'sgd', p: bias[l], g: db[l], hyper });
   }
   const program = engine.program(ops, 'step');

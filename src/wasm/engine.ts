@@ -11,11 +11,12 @@
 //   prog.dispose();  engine.destroy();
 import { DisposedError, InvalidArgumentError } from '../errors';
 import { WasmBuffer } from './buffer';
+import { encodeProgram } from './encode';
 import { instantiate, loadKernels, type KernelExports } from './kernels';
 import * as L from './layout';
 import { Allocator, createMemory } from './memory';
 import { canStartWorkers, WorkerPool } from './pool';
-import { encodeProgram, type AnyOp } from './program';
+import type { AnyOp } from './program';
 
 export interface EngineOptions {
   /**
@@ -204,7 +205,7 @@ export class WasmEngine {
     return new Uint32Array(this.memory.buffer, buffer.ptr, buffer.count);
   }
 
-  /** Checks and encodes ops into a program (see program.ts for each op's semantics). */
+  /** Checks and encodes ops into a program (see program.ts for each op's semantics, encode.ts for the checks). */
   program(ops: readonly AnyOp[], label = 'program'): WasmProgram {
     this.live('program');
     const { words, sharedBytes, buffers } = encodeProgram(ops, this, this.threads);

@@ -20,6 +20,9 @@ export const OP_OPTIMIZER = 7;
 export const OP_GATHER = 8;
 export const OP_COPY = 9;
 export const OP_FILL = 10;
+export const OP_SOFTMAX = 11;
+export const OP_SOFTMAX_GRAD = 12;
+export const OP_CROSS_ENTROPY = 13;
 
 // Activation codes, as the WGSL ACT_* constants.
 export const ACT_LINEAR = 0;
@@ -31,6 +34,7 @@ export const ACT_TANH = 3;
 export const EPI_FORWARD = 0;
 export const EPI_GRAD = 1;
 export const EPI_SGD = 2;
+export const EPI_ADD = 3;
 
 // Optimizer kinds, as optimizer.wgsl's OPT_* constants.
 export const OPT_SGD = 0;
@@ -44,6 +48,8 @@ export const HYPER_BETA2 = 2;
 export const HYPER_EPSILON = 3;
 export const HYPER_C1 = 4;
 export const HYPER_C2 = 5;
+/** Decoupled weight decay: ops with decay (and the gemm sgd epilogue) also take lr·wd·p off p. */
+export const HYPER_WD = 6;
 export const HYPER_WORDS = 8;
 
 // ---- op fields (word index after the opcode and length words) ----
@@ -63,8 +69,8 @@ export const GEMM_FLAGS = 11;
 export const GEMM_BIAS = 12;
 /** EPI_GRAD: the m×n Y (row length ldc) whose derivative multiplies the product */
 export const GEMM_AUX = 13;
-/** EPI_SGD: address of the f32 learning rate */
-export const GEMM_LR = 14;
+/** EPI_SGD: a hyper block (HYPER_WORDS f32s); the epilogue reads HYPER_LR and HYPER_WD */
+export const GEMM_HYPER = 14;
 /** Rows of opA(A) packed at a time (a multiple of MR) and columns of opB(B) (a multiple of NR). */
 export const GEMM_MCHUNK = 15;
 export const GEMM_NCHUNK = 16;
@@ -91,12 +97,13 @@ export const AGRAD_N = 5;
 export const AGRAD_KIND = 6;
 export const AGRAD_WORDS = 7;
 
-// biasGrad: out[j] = Σ_i dz[i, j] over an m×n dz.
+// biasGrad: out[j] = Σ_i dz[i, j] over an m×n dz (ACCUMULATE 1: out[j] += that).
 export const BG_DZ = 2;
 export const BG_OUT = 3;
 export const BG_M = 4;
 export const BG_N = 5;
-export const BG_WORDS = 6;
+export const BG_ACCUMULATE = 6;
+export const BG_WORDS = 7;
 
 // mseLoss: out[0] (+)= scale · Σ (p - t)². mseGrad: g = scale · (p - t) ⊙ f'(p). scale is f32 bits.
 export const MSE_P = 2;
@@ -116,7 +123,9 @@ export const OPTIM_S1 = 5;
 export const OPTIM_S2 = 6;
 export const OPTIM_N = 7;
 export const OPTIM_HYPER = 8;
-export const OPTIM_WORDS = 9;
+/** 1: decoupled weight decay (u += wd·p before p −= lr·u) */
+export const OPTIM_DECAY = 9;
+export const OPTIM_WORDS = 10;
 
 // gather: out[i, :] = src[idx[offset + i], :] for i < rows, rows of `cols` elements; offset is the u32
 // at OFFSET (0: none).
@@ -139,6 +148,36 @@ export const FILL_DST = 2;
 export const FILL_N = 3;
 export const FILL_VALUE = 4;
 export const FILL_WORDS = 5;
+
+// softmax: y[r, :] = softmax(x[r, :]) over m rows of n.
+export const SM_X = 2;
+export const SM_Y = 3;
+export const SM_M = 4;
+export const SM_N = 5;
+export const SM_WORDS = 6;
+
+// softmaxGrad: out[r, j] = y[r, j]·(dy[r, j] − Σ_k dy[r, k]·y[r, k]) over m rows of n.
+export const SMG_Y = 2;
+export const SMG_DY = 3;
+export const SMG_OUT = 4;
+export const SMG_M = 5;
+export const SMG_N = 6;
+export const SMG_WORDS = 7;
+
+// crossEntropy: from m rows of n logits z (replaced by their softmax P) and targets t: the loss into
+// LOSS[0], the count of rows classified right added to the u32 at CORRECT (0: none), dz = (P − t)·
+// GRAD_SCALE at DZ (0: none). The scales are f32 bits; ACCUMULATE 1 adds to LOSS[0].
+export const CE_Z = 2;
+export const CE_T = 3;
+export const CE_M = 4;
+export const CE_N = 5;
+export const CE_LOSS = 6;
+export const CE_LOSS_SCALE = 7;
+export const CE_ACCUMULATE = 8;
+export const CE_CORRECT = 9;
+export const CE_DZ = 10;
+export const CE_GRAD_SCALE = 11;
+export const CE_WORDS = 12;
 
 // ---- the control block: i32 words the threads meet on ----
 /** Bumped by the host to start a run; workers wait on it. */
@@ -188,3 +227,9 @@ export const PACK_FLOATS = 1 << 20;
 export const CHUNK = 8192;
 /** Columns per task of biasGrad. */
 export const BG_COLS = 8;
+/**
+ * Elements per task of the row-wise ops (softmax, softmaxGrad, crossEntropy): a task is max(1, ⌊ROW_CHUNK
+ * / n⌋) whole rows, and crossEntropy keeps one partial sum per task. Smaller than CHUNK so that a batch of
+ * a few thousand logits is still shared among threads.
+ */
+export const ROW_CHUNK = 1024;

@@ -1,8 +1,7 @@
-// The ops a wasm engine program is made of, their checks, and their encoding into the words the kernels'
-// interpreter reads (layout.ts). Each op's semantics are documented on its type. Buffers are WasmBuffers
+// The ops a wasm engine program is made of, each one's semantics documented on its type; encode.ts checks
+// them and encodes them into the words the kernels' interpreter reads (layout.ts). Buffers are WasmBuffers
 // of the engine; counts are elements. "May alias" means the very same buffer region; any other overlap
 // between an op's inputs and outputs is refused.
-import { InvalidArgumentError } from '../errors';
 import type { WasmBuffer } from './buffer';
 import * as L from './layout';
 
@@ -20,8 +19,11 @@ export const ACTIVATION_CODE: Record<EngineActivation, number> = {
  * default n) or with transB n×k (ldb default k); C is m×n with row length ldc (default n). Epilogues:
  *   'forward' (default): C = f(P + bias), bias an optional 1×n row, f = activation (default linear)
  *   'grad':  C = P ⊙ f'(aux), aux an m×n Y (row length ldc) holding f's outputs; aux may alias C
- *   'sgd':   C = C − lr·P, lr the f32 at lr's element 0 (read at run time, so it can change between runs)
- * C must not overlap A, B or bias.
+ *   'sgd':   C = C − lr·(P + wd·C), C before this op on the right (decoupled weight decay: the SGD step
+ *            fused into dW = Aᵀ·dZ); lr and wd are words HYPER_LR (0) and HYPER_WD (6) of `hyper`, the
+ *            optimizers' hyper block, read at run time. wd = 0 gives C − lr·P.
+ *   'add':   C = C + P (a weight gradient summed over the micro-batches of a batch)
+ * C must not overlap A, B, bias or hyper.
  */
 export interface GemmOp {
   op: 'gemm';
@@ -36,11 +38,11 @@ export interface GemmOp {
   lda?: number;
   ldb?: number;
   ldc?: number;
-  epilogue?: 'forward' | 'grad' | 'sgd';
+  epilogue?: 'forward' | 'grad' | 'sgd' | 'add';
   activation?: EngineActivation;
   bias?: WasmBuffer;
   aux?: WasmBuffer;
-  lr?: WasmBuffer;
+  hyper?: WasmBuffer;
 }
 /** y = f(x) elementwise over n elements (default x.count); y may alias x. */
 export interface ActivationOp {
@@ -59,17 +61,22 @@ export interface ActivationGradOp {
   activation: EngineActivation;
   n?: number;
 }
-/** out[j] = Σ_i dz[i, j] for an m×n dz (column sums in f64, rounded once); out (n) must not overlap dz. */
+/**
+ * out[j] = Σ_i dz[i, j] for an m×n dz (column sums in f64, rounded once); with accumulate out[j] += that
+ * (the f64 sum starts from out[j], still one rounding). out (n) must not overlap dz.
+ */
 export interface BiasGradOp {
   op: 'biasGrad';
   dz: WasmBuffer;
   out: WasmBuffer;
   m: number;
   n: number;
+  accumulate?: boolean;
 }
 /**
  * out[0] = scale · Σ (p − t)² over n elements (default p.count), summed in f64 and rounded once; with
- * accumulate, out[0] += that (in f32), so a whole epoch's losses can be added up in memory.
+ * accumulate, out[0] += that (the old out[0] added in f64, then one rounding), so a whole epoch's losses
+ * can be added up in memory. Bitwise the same for any number of threads.
  */
 export interface MseLossOp {
   op: 'mseLoss';
@@ -93,10 +100,13 @@ export interface MseGradOp {
 }
 /**
  * In-place update of p from g over n elements (default p.count), with the hyper-parameters read at run
- * time from `hyper` (HYPER_WORDS f32s: lr, β1 or μ, β2, ε, c1 = 1 − β1^t, c2 = 1 − β2^t):
- *   sgd:      p −= lr·g
- *   momentum: s1 = μ·s1 + g; p −= lr·s1
- *   adam:     s1 = β1·s1 + (1 − β1)·g; s2 = β2·s2 + (1 − β2)·g²; p −= lr·(s1/c1) / (√(s2/c2) + ε)
+ * time from `hyper` (HYPER_WORDS f32s, optimizer.wgsl's Hyper: lr, β1 or μ, β2, ε, c1 = 1 − β1^t,
+ * c2 = 1 − β2^t, wd, unused). Each rule computes a step u, then p −= lr·u, in f32:
+ *   sgd:      u = g
+ *   momentum: s1 = μ·s1 + g; u = s1
+ *   adam:     s1 = β1·s1 + (1 − β1)·g; s2 = β2·s2 + (1 − β2)·g²; u = (s1/c1) / (√(s2/c2) + ε)
+ *   decay (weights, not biases): u += wd·p, p before this step (decoupled weight decay, AdamW's rule).
+ * p, g, s1, s2 and hyper must not overlap.
  */
 export interface OptimizerOp {
   op: 'sgd' | 'momentum' | 'adam';
@@ -105,6 +115,7 @@ export interface OptimizerOp {
   s1?: WasmBuffer;
   s2?: WasmBuffer;
   hyper: WasmBuffer;
+  decay?: boolean;
   n?: number;
 }
 /**
@@ -136,249 +147,66 @@ export interface FillOp {
   n?: number;
 }
 
-export type Op = GemmOp | ActivationOp | ActivationGradOp | BiasGradOp | MseLossOp | MseGradOp | OptimizerOp;
-export type AnyOp = Op | GatherOp | CopyOp | FillOp;
-
-/** What encoding a program produced: its words, the shared scratch it needs, the buffers it touches. */
-export interface Encoded {
-  words: Int32Array;
-  sharedBytes: number;
-  buffers: Set<WasmBuffer>;
-}
-
-const f32bits = (x: number) => new Int32Array(Float32Array.of(x).buffer)[0];
-const ceilTo = (x: number, q: number) => Math.ceil(x / q) * q;
-
-/** Encodes ops into one program for an engine with `threads` threads; throws InvalidArgumentError. */
-export function encodeProgram(ops: readonly AnyOp[], owner: object, threads: number): Encoded {
-  const out: number[] = [];
-  const buffers = new Set<WasmBuffer>();
-  let sharedBytes = 0;
-  ops.forEach((op, i) => {
-    const where = `program op ${i} (${(op as { op?: unknown })?.op})`;
-    const c = new Checker(where, owner, buffers);
-    const words = encodeOp(op, c, threads);
-    words[1] = words.length;
-    out.push(...words);
-    sharedBytes = Math.max(sharedBytes, c.sharedBytes);
-  });
-  out.push(L.OP_END, 2);
-  return { words: Int32Array.from(out, (w) => w | 0), sharedBytes, buffers };
-}
-
-/** Argument checks for one op; remembers its buffers and the scratch it needs. */
-class Checker {
-  sharedBytes = 0;
-  constructor(
-    readonly where: string,
-    private readonly owner: object,
-    private readonly buffers: Set<WasmBuffer>,
-  ) {}
-
-  fail(rule: string): never {
-    throw new InvalidArgumentError(`${this.where}: ${rule}`);
-  }
-
-  count(name: string, value: unknown, min = 1): number {
-    if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > 2 ** 31 - 1) {
-      this.fail(`${name} is ${String(value)} (expected an integer ≥ ${min})`);
-    }
-    return value;
-  }
-
-  /** Checks `b` is a live buffer of this engine with at least `need` elements; returns its address. */
-  buffer(name: string, b: unknown, need: number): number {
-    const buf = b as WasmBuffer;
-    if (!buf || typeof buf !== 'object' || buf.owner !== this.owner) {
-      this.fail(`${name} is not a buffer of this engine`);
-    }
-    buf.assertLive(this.where);
-    if (need > buf.count) this.fail(`${name} '${buf.label}' has ${buf.count} elements, needs ${need}`);
-    this.buffers.add(buf.root);
-    return buf.ptr;
-  }
-
-  optional(name: string, b: WasmBuffer | undefined, need: number): number {
-    return b === undefined ? 0 : this.buffer(name, b, need);
-  }
-
-  /** Refuses any overlap of the first `ea` elements of a with the first `eb` of b, except exact aliasing. */
-  disjoint(
-    na: string,
-    a: WasmBuffer | undefined,
-    ea: number,
-    nb: string,
-    b: WasmBuffer | undefined,
-    eb: number,
-    alias = false,
-  ) {
-    if (!a || !b) return;
-    if (alias && a.ptr === b.ptr && ea === eb) return;
-    if (a.ptr < b.ptr + eb * 4 && b.ptr < a.ptr + ea * 4) {
-      this.fail(`${na} '${a.label}' overlaps ${nb} '${b.label}'${alias ? ' (only exact aliasing is allowed)' : ''}`);
-    }
-  }
-
-  activation(value: unknown): number {
-    const name = (value ?? 'linear') as EngineActivation;
-    const code = Object.hasOwn(ACTIVATION_CODE, name) ? ACTIVATION_CODE[name] : undefined;
-    if (code === undefined) this.fail(`activation is ${String(value)} (expected linear, relu, sigmoid or tanh)`);
-    return code;
-  }
-}
-
-function encodeOp(op: AnyOp, c: Checker, threads: number): number[] {
-  switch (op?.op) {
-    case 'gemm':
-      return encodeGemm(op, c, threads);
-    case 'activation': {
-      const n = c.count('n', op.n ?? op.x?.count);
-      const x = c.buffer('x', op.x, n);
-      const y = c.buffer('y', op.y, n);
-      c.disjoint('y', op.y, n, 'x', op.x, n, true);
-      return [L.OP_ACTIVATION, 0, x, y, n, c.activation(op.activation)];
-    }
-    case 'activationGrad': {
-      const n = c.count('n', op.n ?? op.y?.count);
-      const words = [L.OP_ACTIVATION_GRAD, 0, c.buffer('y', op.y, n), c.buffer('dy', op.dy, n)];
-      words.push(c.buffer('out', op.out, n), n, c.activation(op.activation));
-      c.disjoint('out', op.out, n, 'y', op.y, n, true);
-      c.disjoint('out', op.out, n, 'dy', op.dy, n, true);
-      return words;
-    }
-    case 'biasGrad': {
-      const m = c.count('m', op.m);
-      const n = c.count('n', op.n);
-      const words = [L.OP_BIAS_GRAD, 0, c.buffer('dz', op.dz, m * n), c.buffer('out', op.out, n), m, n];
-      c.disjoint('out', op.out, n, 'dz', op.dz, m * n);
-      return words;
-    }
-    case 'mseLoss':
-    case 'mseGrad': {
-      const n = c.count('n', op.n ?? op.p?.count);
-      if (!Number.isFinite(op.scale)) c.fail(`scale is ${op.scale} (expected a finite number)`);
-      const words = [op.op === 'mseLoss' ? L.OP_MSE_LOSS : L.OP_MSE_GRAD, 0, c.buffer('p', op.p, n)];
-      words.push(c.buffer('t', op.t, n));
-      if (op.op === 'mseLoss') {
-        words.push(c.buffer('out', op.out, 1), n, f32bits(op.scale), op.accumulate ? 1 : 0);
-        c.disjoint('out', op.out, 1, 'p', op.p, n);
-        c.disjoint('out', op.out, 1, 't', op.t, n);
-        c.sharedBytes = Math.ceil(n / L.CHUNK) * 8;
-      } else {
-        words.push(c.buffer('g', op.g, n), n, f32bits(op.scale), c.activation(op.activation));
-        c.disjoint('g', op.g, n, 'p', op.p, n, true);
-        c.disjoint('g', op.g, n, 't', op.t, n, true);
-      }
-      return words;
-    }
-    case 'sgd':
-    case 'momentum':
-    case 'adam': {
-      const n = c.count('n', op.n ?? op.p?.count);
-      const kind = { sgd: L.OPT_SGD, momentum: L.OPT_MOMENTUM, adam: L.OPT_ADAM }[op.op];
-      const s1 = op.op === 'sgd' ? 0 : c.buffer('s1', op.s1, n);
-      const s2 = op.op === 'adam' ? c.buffer('s2', op.s2, n) : 0;
-      const words = [L.OP_OPTIMIZER, 0, kind, c.buffer('p', op.p, n), c.buffer('g', op.g, n), s1, s2, n];
-      words.push(c.buffer('hyper', op.hyper, L.HYPER_WORDS));
-      const named: [string, WasmBuffer | undefined, number][] = [
-        ['p', op.p, n],
-        ['g', op.g, n],
-        ['s1', s1 ? op.s1 : undefined, n],
-        ['s2', s2 ? op.s2 : undefined, n],
-        ['hyper', op.hyper, L.HYPER_WORDS],
-      ];
-      for (let i = 0; i < named.length; i++) {
-        for (let j = i + 1; j < named.length; j++) c.disjoint(...named[i], ...named[j]);
-      }
-      return words;
-    }
-    case 'gather': {
-      const rows = c.count('rows', op.rows);
-      const cols = c.count('cols', op.cols);
-      const words = [L.OP_GATHER, 0, c.buffer('src', op.src, cols), c.buffer('idx', op.idx, rows)];
-      words.push(c.buffer('out', op.out, rows * cols), rows, cols, c.optional('offset', op.offset, 1));
-      words.push(Math.floor(op.src.count / cols));
-      c.disjoint('out', op.out, rows * cols, 'src', op.src, op.src.count);
-      c.disjoint('out', op.out, rows * cols, 'idx', op.idx, op.idx.count);
-      return words;
-    }
-    case 'copy': {
-      const n = c.count('n', op.n ?? op.src?.count);
-      const words = [L.OP_COPY, 0, c.buffer('src', op.src, n), c.buffer('dst', op.dst, n), n];
-      c.disjoint('dst', op.dst, n, 'src', op.src, n);
-      return words;
-    }
-    case 'fill': {
-      const n = c.count('n', op.n ?? op.dst?.count);
-      if (typeof op.value !== 'number') c.fail(`value is ${String(op.value)} (expected a number)`);
-      return [L.OP_FILL, 0, c.buffer('dst', op.dst, n), n, f32bits(op.value)];
-    }
-    default:
-      return c.fail(
-        'unknown op (expected gemm, activation, activationGrad, biasGrad, mseLoss, mseGrad, sgd, ' +
-          'momentum, adam, gather, copy or fill)',
-      );
-  }
-}
-
-function encodeGemm(op: GemmOp, c: Checker, threads: number): number[] {
-  const m = c.count('m', op.m);
-  const n = c.count('n', op.n);
-  const k = c.count('k', op.k);
-  const transA = op.transA === true;
-  const transB = op.transB === true;
-  const lda = c.count('lda', op.lda ?? (transA ? m : k), transA ? m : k);
-  const ldb = c.count('ldb', op.ldb ?? (transB ? k : n), transB ? k : n);
-  const ldc = c.count('ldc', op.ldc ?? n, n);
-  const aElems = transA ? (k - 1) * lda + m : (m - 1) * lda + k;
-  const bElems = transB ? (n - 1) * ldb + k : (k - 1) * ldb + n;
-  const cElems = (m - 1) * ldc + n;
-  const epilogues = { forward: L.EPI_FORWARD, grad: L.EPI_GRAD, sgd: L.EPI_SGD };
-  const name = op.epilogue ?? 'forward';
-  const epi = Object.hasOwn(epilogues, name) ? epilogues[name] : undefined;
-  if (epi === undefined) c.fail(`epilogue is ${String(op.epilogue)} (expected forward, grad or sgd)`);
-  const act = c.activation(op.activation);
-  if (epi !== L.EPI_FORWARD && op.bias) c.fail(`bias is only for the forward epilogue`);
-  if (epi === L.EPI_GRAD && !op.aux) c.fail(`the grad epilogue needs aux (the m×n outputs Y)`);
-  if (epi === L.EPI_SGD && !op.lr) c.fail(`the sgd epilogue needs lr (a buffer holding the learning rate)`);
-  const words = [L.OP_GEMM, 0, c.buffer('a', op.a, aElems), c.buffer('b', op.b, bElems), c.buffer('c', op.c, cElems)];
-  words.push(m, n, k, lda, ldb, ldc);
-  words.push(
-    (transA ? L.FLAG_TRANS_A : 0) |
-      (transB ? L.FLAG_TRANS_B : 0) |
-      (epi << L.FLAG_EPI_SHIFT) |
-      (act << L.FLAG_ACT_SHIFT),
-  );
-  words.push(epi === L.EPI_FORWARD ? c.optional('bias', op.bias, n) : 0);
-  words.push(epi === L.EPI_GRAD ? c.buffer('aux', op.aux, cElems) : 0);
-  words.push(epi === L.EPI_SGD ? c.buffer('lr', op.lr, 1) : 0);
-  c.disjoint('c', op.c, cElems, 'a', op.a, aElems);
-  c.disjoint('c', op.c, cElems, 'b', op.b, bElems);
-  if (epi === L.EPI_FORWARD) c.disjoint('c', op.c, cElems, 'bias', op.bias, n);
-  if (epi === L.EPI_GRAD) c.disjoint('c', op.c, cElems, 'aux', op.aux, cElems, true);
-  if (epi === L.EPI_SGD) c.disjoint('c', op.c, cElems, 'lr', op.lr, 1);
-  // Pack A and B whole when they fit PACK_FLOATS each, else in chunks of rows / columns.
-  const mChunk = Math.min(ceilTo(m, L.MR), Math.max(1, Math.floor(L.PACK_FLOATS / (k * L.MR))) * L.MR);
-  const nChunk = Math.min(ceilTo(n, L.NR), Math.max(1, Math.floor(L.PACK_FLOATS / (k * L.NR))) * L.NR);
-  const { mc, nc } = tiles(mChunk, nChunk, threads);
-  words.push(mChunk, nChunk, mc, nc);
-  c.sharedBytes = ceilTo(mChunk * k * 4, 64) + nChunk * k * 4;
-  return words;
-}
-
 /**
- * Output tile size: the largest (MC×NC) unless that leaves fewer than two tiles per thread, then halved
- * (columns first) down to MR·2 × NR·4. Tiles only decide who computes what, never how: results are the
- * same for every choice.
+ * y[r, :] = exp(x[r, :] − max) / Σ_j exp(x[r, j] − max) for each of m rows of n, max the row's maximum;
+ * the sum in f64, each probability exp(x − max) / sum in f32 (exp as the activations', which returns 0
+ * below e^-87, so entries far below the maximum are exactly 0). y may alias x.
  */
-export function tiles(mChunk: number, nChunk: number, threads: number): { mc: number; nc: number } {
-  let mc = Math.min(L.MC, mChunk);
-  let nc = Math.min(L.NC, nChunk);
-  const count = () => Math.ceil(mChunk / mc) * Math.ceil(nChunk / nc);
-  while (threads > 1 && count() < 2 * threads) {
-    if (nc > 4 * L.NR) nc = ceilTo(nc / 2, L.NR);
-    else if (mc > 2 * L.MR) mc = ceilTo(mc / 2, L.MR);
-    else break;
-  }
-  return { mc, nc };
+export interface SoftmaxOp {
+  op: 'softmax';
+  x: WasmBuffer;
+  y: WasmBuffer;
+  m: number;
+  n: number;
 }
+/**
+ * out[r, j] = y[r, j]·(dy[r, j] − Σ_k dy[r, k]·y[r, k]) for m rows of n (the dot in f64, rounded once):
+ * the softmax's backward pass, y its output. out may alias y or dy.
+ */
+export interface SoftmaxGradOp {
+  op: 'softmaxGrad';
+  y: WasmBuffer;
+  dy: WasmBuffer;
+  out: WasmBuffer;
+  m: number;
+  n: number;
+}
+/**
+ * Cross-entropy of a softmax, from m rows of n logits z and targets t. For each row, with M its maximum
+ * and s = Σ_j exp(z_j − M) (f64):
+ *   loss[0] = lossScale · Σ_rows Σ_{j: t_j ≠ 0} t_j·((M − z_j) + log s)   in f64, rounded once; finite for
+ *             any finite z. With accumulate, loss[0] += that (the old value added in f64, one rounding).
+ *   z is replaced by P = exp(z − M) / s, the same bits as the softmax op.
+ *   correct: when given, the u32 correct[0] += rows whose argmax of z (taken before z becomes P) equals
+ *             the argmax of t, the first index on ties (always accumulates: clear it with fill).
+ *   dz:      when given, dz = (P − t)·gradScale in f32 (with gradScale = 1/rows of the batch, the mean
+ *             cross-entropy's gradient at the logits).
+ * The loss and count are summed from fixed runs of rows in order, so any number of threads gives the same
+ * bits. loss, correct, dz, z and t must not overlap (dz may not alias z or t).
+ */
+export interface CrossEntropyOp {
+  op: 'crossEntropy';
+  z: WasmBuffer;
+  t: WasmBuffer;
+  m: number;
+  n: number;
+  loss: WasmBuffer;
+  lossScale: number;
+  accumulate?: boolean;
+  correct?: WasmBuffer;
+  dz?: WasmBuffer;
+  gradScale?: number;
+}
+
+export type Op =
+  | GemmOp
+  | ActivationOp
+  | ActivationGradOp
+  | BiasGradOp
+  | MseLossOp
+  | MseGradOp
+  | OptimizerOp
+  | SoftmaxOp
+  | SoftmaxGradOp
+  | CrossEntropyOp;
+export type AnyOp = Op | GatherOp | CopyOp | FillOp;

@@ -2,52 +2,20 @@
 // GEMM on shapes that hit every edge of the 5×8 micro-kernel, the tiles, the K blocks and the packing
 // chunks, in all three forms with every epilogue; and 1 thread against 2 threads, bit for bit.
 // Node 20 runs the plain-SIMD build (relaxed SIMD needs a flag there).
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { InvalidArgumentError } from '../../src/errors';
 import type { WasmBuffer } from '../../src/wasm/buffer';
-import { WasmEngine } from '../../src/wasm/engine';
+import type { WasmEngine } from '../../src/wasm/engine';
 import type { AnyOp, GemmOp } from '../../src/wasm/program';
+import { bits, expectClose, expectSameBits, onBoth as onEngines, put, U, useEngines } from './wasm_helpers';
 import { ACTS, type Act, df, epilogue, f, type GemmSpec, product, random } from './wasm_reference';
 
-const U = 2 ** -24;
+const engines = useEngines();
 let one: WasmEngine;
 let two: WasmEngine;
-beforeAll(async () => {
-  [one, two] = await Promise.all([WasmEngine.create({ threads: 1 }), WasmEngine.create({ threads: 2 })]);
+beforeAll(() => {
+  [one, two] = engines;
 });
-afterAll(() => {
-  one?.destroy();
-  two?.destroy();
-});
-
-/** Copies values into a new buffer of `engine`. */
-function put(engine: WasmEngine, values: Float32Array, label: string): WasmBuffer {
-  const b = engine.alloc(values.length, label);
-  engine.f32(b).set(values);
-  return b;
-}
-
-/** Checks |got − want| ≤ bound_i + rtol·|want| everywhere; reports the worst element. */
-function expectClose(
-  got: Float32Array,
-  want: ArrayLike<number>,
-  bound: (i: number) => number,
-  rtol: number,
-  what: string,
-) {
-  let worst = -1;
-  let excess = 0;
-  for (let i = 0; i < want.length; i++) {
-    const e = Math.abs(got[i] - want[i]) - bound(i) - rtol * Math.abs(want[i]);
-    if (!(e <= excess)) {
-      excess = e;
-      worst = i;
-    }
-  }
-  expect(worst < 0 ? null : `${what}: element ${worst}: ${got[worst]} vs ${want[worst]}`).toBeNull();
-}
-
-const bits = (x: Float32Array) => Array.from(new Uint32Array(x.buffer, x.byteOffset, x.length));
 
 // Shapes around the 5×8 micro-kernel (ragged M and N, 1×1×1, K = 1), over one tile (MC = 80, NC = 256),
 // over one K block (KC = 256), and A or B packed in two chunks (m·k or k·n over PACK_FLOATS = 2^20).
@@ -79,23 +47,29 @@ describe('gemm', () => {
         const c0 = random(s.m * s.n, 3);
         const bias0 = random(s.n, 4);
         const y0 = random(s.m * s.n, 5, 0, 1); // outputs of every activation lie in [0, 1) or beyond
-        const lr0 = Float32Array.of(0.1);
+        // Hyper blocks (lr at word 0, wd at word 6): the sgd epilogue without and with weight decay.
+        const hyper0 = [Float32Array.of(0.1, 9, 9, 9, 9, 9, 0, 9), Float32Array.of(0.1, 9, 9, 9, 9, 9, 0.25, 9)];
         const { p, mag } = product(a0, b0, s);
-        const cases: { epi: 'forward' | 'grad' | 'sgd'; act: Act; bias?: boolean }[] = [
+        type Case = { epi: 'forward' | 'grad' | 'sgd' | 'add'; act: Act; bias?: boolean; wd?: number };
+        const cases: Case[] = [
           { epi: 'forward', act: 'linear' },
           ...ACTS.map((act) => ({ epi: 'forward' as const, act, bias: true })),
           ...ACTS.map((act) => ({ epi: 'grad' as const, act })),
-          { epi: 'sgd', act: 'linear' },
+          { epi: 'sgd', act: 'linear', wd: 0 },
+          { epi: 'sgd', act: 'linear', wd: 0.25 },
+          { epi: 'add', act: 'linear' },
         ];
+        // The epilogues that read C start from c0, the others from zeros.
+        const readsC = (epi: Case['epi']) => epi === 'sgd' || epi === 'add';
         const results: Float32Array[][] = [];
-        for (const engine of [one, two]) {
+        for (const engine of engines) {
           const a = put(engine, a0, 'a');
           const b = put(engine, b0, 'b');
           const bias = put(engine, bias0, 'bias');
-          const lr = put(engine, lr0, 'lr');
-          const outs = cases.map((_, i) => put(engine, i === cases.length - 1 ? c0 : new Float32Array(c0.length), 'c'));
+          const hyper = hyper0.map((h) => put(engine, h, 'hyper'));
+          const outs = cases.map(({ epi }) => put(engine, readsC(epi) ? c0 : new Float32Array(c0.length), 'c'));
           const aux = put(engine, y0, 'y');
-          const ops: GemmOp[] = cases.map(({ epi, act, bias: withBias }, i) => ({
+          const ops: GemmOp[] = cases.map(({ epi, act, bias: withBias, wd }, i) => ({
             op: 'gemm',
             ...s,
             a,
@@ -105,26 +79,27 @@ describe('gemm', () => {
             activation: act,
             bias: withBias ? bias : undefined,
             aux: epi === 'grad' ? aux : undefined,
-            lr: epi === 'sgd' ? lr : undefined,
+            hyper: epi === 'sgd' ? hyper[wd ? 1 : 0] : undefined,
           }));
           await engine.runOps(ops);
           results.push(outs.map((o) => engine.f32(o).slice()));
-          for (const x of [a, b, bias, lr, aux, ...outs]) engine.free(x);
+          for (const x of [a, b, bias, aux, ...hyper, ...outs]) engine.free(x);
         }
-        cases.forEach(({ epi, act, bias }, i) => {
-          const want = epilogue(p, epi === 'sgd' ? c0 : new Float32Array(c0.length), s, {
+        cases.forEach(({ epi, act, bias, wd }, i) => {
+          const want = epilogue(p, readsC(epi) ? c0 : new Float32Array(c0.length), s, {
             epilogue: epi,
             activation: act,
             bias: bias ? bias0 : undefined,
             aux: y0,
             lr: 0.1,
+            wd,
           });
           // f32 sums in order: at most k·u·Σ|a·b| (slopes of f and f' are ≤ 1 here); then a few ulp for
-          // the bias add, the activation's exp and the epilogue's rounding.
+          // the bias add, the activation's exp and the epilogue's rounding (|C| < 1 for sgd and add).
           const lrScale = epi === 'sgd' ? 0.1 : 1;
           const bound = (j: number) => s.k * U * mag[j] * lrScale + 4 * U;
-          expectClose(results[0][i], want, bound, 4e-6, `${name} ${epi} ${act}${bias ? ' +bias' : ''}`);
-          expect(bits(results[1][i])).toEqual(bits(results[0][i]));
+          expectClose(results[0][i], want, bound, 4e-6, `${name} ${epi} ${act}${bias ? ' +bias' : ''} wd ${wd}`);
+          expectSameBits(results[1][i], results[0][i], `${name} ${epi} ${act}: 2 threads vs 1`);
         });
       });
     }
@@ -143,47 +118,35 @@ describe('gemm', () => {
     for (const x of [a, b, c]) engine.free(x);
   });
 
-  it('reads the learning rate at run time', async () => {
+  it('reads the learning rate and weight decay at run time', async () => {
     const engine = two;
     const s = { m: 3, n: 4, k: 2 };
     const [a, b, c] = [put(engine, random(6, 1), 'a'), put(engine, random(8, 2), 'b'), put(engine, random(12, 3), 'c')];
-    const lr = put(engine, Float32Array.of(0), 'lr');
-    const program = engine.program([{ op: 'gemm', a, b, c, ...s, epilogue: 'sgd', lr }]);
+    const hyper = put(engine, new Float32Array(8), 'hyper');
+    const program = engine.program([{ op: 'gemm', a, b, c, ...s, epilogue: 'sgd', hyper }]);
     const before = engine.f32(c).slice();
     await engine.run(program);
     expect(bits(engine.f32(c))).toEqual(bits(before));
-    engine.f32(lr)[0] = 0.5;
+    engine.f32(hyper).set([0.5, 0, 0, 0, 0, 0, 0.1]);
     await engine.run(program);
     const want = epilogue(product(engine.f32(a), engine.f32(b), s).p, before, s, {
       epilogue: 'sgd',
       activation: 'linear',
       lr: 0.5,
+      wd: 0.1,
     });
     expectClose(engine.f32(c), want, () => 8 * U, 1e-6, 'sgd lr');
     program.dispose();
-    for (const x of [a, b, c, lr]) engine.free(x);
+    for (const x of [a, b, c, hyper]) engine.free(x);
   });
 });
 
-/** Runs the same ops on both engines (inputs copied in), returns each engine's copies of `outputs`. */
-async function onBoth(
+const onBoth = (
   inputs: Record<string, Float32Array>,
   ops: (b: Record<string, WasmBuffer>) => AnyOp[],
   outputs: string[],
   runs = 1,
-): Promise<Record<string, Float32Array>[]> {
-  const results: Record<string, Float32Array>[] = [];
-  for (const engine of [one, two]) {
-    const b = Object.fromEntries(Object.entries(inputs).map(([k, v]) => [k, put(engine, v, k)]));
-    const program = engine.program(ops(b));
-    for (let r = 0; r < runs; r++) await engine.run(program);
-    results.push(Object.fromEntries(outputs.map((k) => [k, engine.f32(b[k]).slice()])));
-    program.dispose();
-    for (const x of Object.values(b)) engine.free(x);
-  }
-  for (const k of outputs) expect(bits(results[1][k]), `${k}: 2 threads vs 1`).toEqual(bits(results[0][k]));
-  return results;
-}
+) => onEngines(engines, inputs, ops, outputs, runs);
 
 describe('elementwise and reduction ops', () => {
   // Spans several CHUNK (8192-element) pieces, with a ragged tail.
@@ -278,50 +241,6 @@ describe('elementwise and reduction ops', () => {
     );
   });
 
-  it('optimizers: sgd, momentum and adam over two steps, hyper-parameters read at each run', async () => {
-    const n = 8192 + 5;
-    const p0 = random(n, 17);
-    const g = random(n, 18);
-    for (const kind of ['sgd', 'momentum', 'adam'] as const) {
-      const results: Record<string, Float32Array>[] = [];
-      for (const engine of [one, two]) {
-        const b = { p: put(engine, p0, 'p'), g: put(engine, g, 'g'), s1: engine.alloc(n), s2: engine.alloc(n) };
-        engine.f32(b.s1).fill(0);
-        engine.f32(b.s2).fill(0);
-        const hyper = engine.alloc(8, 'hyper');
-        const program = engine.program([{ op: kind, ...b, hyper }]);
-        for (let step = 1; step <= 2; step++) {
-          const c1 = 1 - 0.9 ** step;
-          const c2 = 1 - 0.999 ** step;
-          engine.f32(hyper).set([0.01 * step, 0.9, 0.999, 1e-8, c1, c2, 0, 0]);
-          await engine.run(program);
-        }
-        results.push({ p: engine.f32(b.p).slice(), s1: engine.f32(b.s1).slice(), s2: engine.f32(b.s2).slice() });
-        program.dispose();
-        for (const x of [...Object.values(b), hyper]) engine.free(x);
-      }
-      for (const k of ['p', 's1', 's2']) expect(bits(results[1][k])).toEqual(bits(results[0][k]));
-      const want = p0.slice();
-      const s1 = new Float64Array(n);
-      const s2 = new Float64Array(n);
-      for (let step = 1; step <= 2; step++) {
-        const lr = 0.01 * step;
-        for (let i = 0; i < n; i++) {
-          if (kind === 'sgd') want[i] -= lr * g[i];
-          else if (kind === 'momentum') {
-            s1[i] = 0.9 * s1[i] + g[i];
-            want[i] -= lr * s1[i];
-          } else {
-            s1[i] = 0.9 * s1[i] + 0.1 * g[i];
-            s2[i] = 0.999 * s2[i] + 0.001 * g[i] * g[i];
-            want[i] -= (lr * (s1[i] / (1 - 0.9 ** step))) / (Math.sqrt(s2[i] / (1 - 0.999 ** step)) + 1e-8);
-          }
-        }
-      }
-      expectClose(results[0].p, want, () => 4 * U, 1e-6, kind);
-    }
-  });
-
   it('gather with an offset read at run time, copy and fill', async () => {
     const rows = 6;
     const cols = 3;
@@ -376,6 +295,28 @@ describe('programs', () => {
     two.free(other);
     one.free(a);
     one.free(c);
+  });
+
+  it('refuse what the softmax, cross-entropy and update ops do not allow', () => {
+    const z = one.alloc(12, 'z');
+    const t = one.alloc(12, 't');
+    const s = one.alloc(16, 'stats');
+    const [loss, correct] = [s.sub(0, 1, 'loss'), s.sub(1, 1, 'correct')];
+    const ce = { op: 'crossEntropy', z, t, m: 3, n: 4, loss, lossScale: 1 } as const;
+    const program = (op: AnyOp) => () => one.program([op]);
+    expect(program({ ...ce, correct, dz: z, gradScale: 1 })).toThrow(/z 'z' overlaps dz 'z'/);
+    expect(program({ ...ce, dz: t })).toThrow(/dz needs gradScale/);
+    expect(program({ ...ce, correct: loss })).toThrow(/overlaps/);
+    expect(program({ ...ce, lossScale: Number.NaN })).toThrow(/lossScale is NaN/);
+    expect(program({ ...ce, m: 4 })).toThrow(/has 12 elements, needs 16/);
+    expect(program({ op: 'softmax', x: z, y: z.sub(1, 11), m: 1, n: 11 })).toThrow(/only exact aliasing/);
+    expect(program({ op: 'softmaxGrad', y: z, dy: t, out: t, m: 3, n: 4 })).not.toThrow();
+    const gemm = { op: 'gemm', a: z, b: t, c: s, m: 4, n: 4, k: 3, transA: true } as const;
+    expect(program({ ...gemm, epilogue: 'sgd' })).toThrow(/the sgd epilogue needs hyper/);
+    expect(program({ ...gemm, epilogue: 'sgd', hyper: s.sub(8, 7) })).toThrow(/hyper .* has 7 elements, needs 8/);
+    expect(program({ ...gemm, epilogue: 'sgd', lr: t } as AnyOp)).toThrow(/lr was replaced by hyper/);
+    expect(program({ op: 'sgd', p: z, g: t, hyper: z.sub(4, 8), decay: true })).toThrow(/overlaps/);
+    for (const b of [z, t, s]) one.free(b);
   });
 
   it('refuse to run once a buffer they use was freed', async () => {

@@ -65,13 +65,17 @@ export function product(a: Float32Array, b: Float32Array, s: GemmSpec): { p: Flo
   return { p, mag };
 }
 
+export interface EpilogueSpec {
+  epilogue: 'forward' | 'grad' | 'sgd' | 'add';
+  activation: Act;
+  bias?: Float32Array;
+  aux?: Float32Array;
+  lr?: number;
+  wd?: number;
+}
+
 /** The engine's epilogues on an exact product, written into a copy of c (row length ldc). */
-export function epilogue(
-  p: Float64Array,
-  c: Float32Array,
-  s: GemmSpec,
-  e: { epilogue: 'forward' | 'grad' | 'sgd'; activation: Act; bias?: Float32Array; aux?: Float32Array; lr?: number },
-): Float32Array {
+export function epilogue(p: Float64Array, c: Float32Array, s: GemmSpec, e: EpilogueSpec): Float32Array {
   const out = c.slice();
   const ldc = s.ldc ?? s.n;
   for (let i = 0; i < s.m; i++) {
@@ -80,7 +84,8 @@ export function epilogue(
       const v = p[i * s.n + j];
       if (e.epilogue === 'forward') out[at] = f(e.activation, v + (e.bias ? e.bias[j] : 0));
       else if (e.epilogue === 'grad') out[at] = v * df(e.activation, (e.aux as Float32Array)[at]);
-      else out[at] = c[at] - (e.lr as number) * v;
+      else if (e.epilogue === 'add') out[at] = c[at] + v;
+      else out[at] = c[at] - (e.lr as number) * (v + (e.wd ?? 0) * c[at]);
     }
   }
   return out;

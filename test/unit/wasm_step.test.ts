@@ -52,7 +52,6 @@ async function trainOnEngine(
   const state = [W1, b1, W2, b2].flatMap((p) => [buf(p.count, 's1'), buf(p.count, 's2')]);
   const loss = buf(1, 'loss');
   const hyper = buf(8, 'hyper');
-  const lr = hyper.sub(0, 1, 'lr');
   const adam = spec.optimizer?.type === 'adam';
   const forward: AnyOp[] = [
     { op: 'gemm', a: X, b: W1, c: A1, m: BATCH, n: n1, k: n0, bias: b1, activation: 'relu' },
@@ -79,7 +78,7 @@ async function trainOnEngine(
   const dW = (a: WasmBuffer, dz: WasmBuffer, c: WasmBuffer, m: number, n: number): AnyOp =>
     adam
       ? { op: 'gemm', a, b: dz, c, m, n, k: BATCH, transA: true }
-      : { op: 'gemm', a, b: dz, c, m, n, k: BATCH, transA: true, epilogue: 'sgd', lr };
+      : { op: 'gemm', a, b: dz, c, m, n, k: BATCH, transA: true, epilogue: 'sgd', hyper };
   const update: AnyOp[] = [
     dW(A1, dZ2, adam ? grads[2] : W2, n1, n2),
     dW(X, dZ1, adam ? grads[0] : W1, n0, n1),

@@ -9,6 +9,7 @@
 // whatever the tile, chunk or thread count, so results are bitwise identical for any number of threads.
 // The epilogue runs once per output, after the last K block.
 import {
+  EPI_ADD,
   EPI_FORWARD,
   EPI_GRAD,
   FLAG_ACT_SHIFT,
@@ -24,14 +25,16 @@ import {
   GEMM_K,
   GEMM_LDA,
   GEMM_LDB,
+  GEMM_HYPER,
   GEMM_LDC,
-  GEMM_LR,
   GEMM_M,
   GEMM_MC,
   GEMM_MCHUNK,
   GEMM_N,
   GEMM_NC,
   GEMM_NCHUNK,
+  HYPER_LR,
+  HYPER_WD,
   KC,
   MC,
   MR,
@@ -223,8 +226,9 @@ function packB(dst: usize, b: usize, ldb: usize, transB: bool, c0: i32, n: i32, 
 /**
  * Stores an MR×NR block `t` (rows NR floats apart) into C at `c` (rows ldc bytes apart), keeping `rows`
  * rows and `cols` columns, through the epilogue: forward C = f(t + bias), grad C = t ⊙ f'(Y) with Y at
- * `aux` (rows ldc bytes apart), sgd C = C − lr·t with lr the f32 at `lrAt`.
- * lr is loaded where it is used: an f32 local in gemm() would live across its barrier (see sync.ts).
+ * `aux` (rows ldc bytes apart), sgd C = C − lr·(t + wd·C) with lr, wd from the hyper block at `h`,
+ * add C = C + t. lr and wd are loaded where they are used: an f32 local in gemm() would live across its
+ * barrier (see sync.ts).
  */
 function epilogue(
   t: usize,
@@ -236,17 +240,22 @@ function epilogue(
   act: i32,
   bias: usize,
   aux: usize,
-  lrAt: usize,
+  h: usize,
 ): void {
   for (let r = 0; r < rows; r++) {
     if (cols === NR) {
-      for (let h: usize = 0; h < 32; h += 16) {
-        const p = v128.load(t + h);
+      for (let o: usize = 0; o < 32; o += 16) {
+        const p = v128.load(t + o);
         let v: v128;
-        if (epi === EPI_FORWARD) v = activate4(act, bias ? f32x4.add(p, v128.load(bias + h)) : p);
-        else if (epi === EPI_GRAD) v = f32x4.mul(p, activateGrad4(act, v128.load(aux + h)));
-        else v = f32x4.sub(v128.load(c + h), f32x4.mul(v128.load32_splat(lrAt), p));
-        v128.store(c + h, v);
+        if (epi === EPI_FORWARD) v = activate4(act, bias ? f32x4.add(p, v128.load(bias + o)) : p);
+        else if (epi === EPI_GRAD) v = f32x4.mul(p, activateGrad4(act, v128.load(aux + o)));
+        else if (epi === EPI_ADD) v = f32x4.add(v128.load(c + o), p);
+        else {
+          const w = v128.load(c + o);
+          const wd = v128.load32_splat(h, HYPER_WD << 2);
+          v = f32x4.sub(w, f32x4.mul(v128.load32_splat(h, HYPER_LR << 2), f32x4.add(p, f32x4.mul(wd, w))));
+        }
+        v128.store(c + o, v);
       }
     } else {
       for (let j = 0; j < cols; j++) {
@@ -255,7 +264,11 @@ function epilogue(
         let v: f32;
         if (epi === EPI_FORWARD) v = activate1(act, bias ? p + load<f32>(bias + o) : p);
         else if (epi === EPI_GRAD) v = p * activateGrad1(act, load<f32>(aux + o));
-        else v = load<f32>(c + o) - load<f32>(lrAt) * p;
+        else if (epi === EPI_ADD) v = load<f32>(c + o) + p;
+        else {
+          const w = load<f32>(c + o);
+          v = w - load<f32>(h, HYPER_LR << 2) * (p + load<f32>(h, HYPER_WD << 2) * w);
+        }
         store<f32>(c + o, v);
       }
     }
@@ -279,7 +292,7 @@ export function gemm(op: usize, ctrl: usize, _tid: i32, threads: i32, shared: us
   const flags = load<i32>(op + (GEMM_FLAGS << 2));
   const bias = <usize>load<u32>(op + (GEMM_BIAS << 2));
   const aux = <usize>load<u32>(op + (GEMM_AUX << 2));
-  const lrAt = <usize>load<u32>(op + (GEMM_LR << 2));
+  const hyper = <usize>load<u32>(op + (GEMM_HYPER << 2));
   const mChunk = load<i32>(op + (GEMM_MCHUNK << 2));
   const nChunk = load<i32>(op + (GEMM_NCHUNK << 2));
   const mc = load<i32>(op + (GEMM_MC << 2));
@@ -344,7 +357,7 @@ export function gemm(op: usize, ctrl: usize, _tid: i32, threads: i32, shared: us
                 act,
                 bias ? bias + ((<usize>col) << 2) : 0,
                 aux ? aux + at : 0,
-                lrAt,
+                hyper,
               );
             }
           }

@@ -11,6 +11,7 @@ import {
   OP_ACTIVATION_GRAD,
   OP_BIAS_GRAD,
   OP_COPY,
+  OP_CROSS_ENTROPY,
   OP_END,
   OP_FILL,
   OP_GATHER,
@@ -18,9 +19,12 @@ import {
   OP_MSE_GRAD,
   OP_MSE_LOSS,
   OP_OPTIMIZER,
+  OP_SOFTMAX,
+  OP_SOFTMAX_GRAD,
 } from '../layout';
 import { gemm } from './gemm';
 import { activation, activationGrad, biasGrad, copy, fill, gather, mseGrad, mseLoss, optimizer } from './ops';
+import { crossEntropy, softmax, softmaxGrad } from './rows';
 import { barrier } from './sync';
 
 /** First address past the kernels' static data: the host allocates from here up. */
@@ -41,10 +45,13 @@ export function run(ctrl: usize, tid: i32, threads: i32): void {
     else if (code === OP_BIAS_GRAD) biasGrad(op, ctrl);
     else if (code === OP_MSE_LOSS) mseLoss(op, ctrl, tid, threads, shared);
     else if (code === OP_MSE_GRAD) mseGrad(op, ctrl);
-    else if (code === OP_OPTIMIZER) optimizer(op, ctrl);
+    else if (code === OP_OPTIMIZER) optimizer(op, ctrl, mine);
     else if (code === OP_GATHER) gather(op, ctrl);
     else if (code === OP_COPY) copy(op, ctrl);
     else if (code === OP_FILL) fill(op, ctrl);
+    else if (code === OP_SOFTMAX) softmax(op, ctrl);
+    else if (code === OP_SOFTMAX_GRAD) softmaxGrad(op, ctrl);
+    else if (code === OP_CROSS_ENTROPY) crossEntropy(op, ctrl, tid, threads, shared);
     else unreachable();
     op += (<usize>load<u32>(op, 4)) << 2;
     code = load<i32>(op);

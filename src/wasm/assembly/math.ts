@@ -12,15 +12,18 @@ export function madd(a: v128, b: v128, c: v128): v128 {
 
 // exp(x) = 2^n · e^r with n = round(x / ln 2) and r = x − n·ln 2 split in two parts (Cody–Waite) so r is
 // exact to f32 precision; e^r on |r| ≤ ln2/2 by its Taylor series to r^7 (remainder below 2^-27).
-// The input is clamped so 2^n stays a normal f32: exp never returns inf, and below e^-87 it returns
-// ~1e-38 instead of a denormal, which changes no sigmoid or tanh output. NaN stays NaN (min/max keep it).
+// The input is clamped so 2^n stays a normal f32: exp never returns inf (above 88 it returns e^88), and
+// below −87 it returns 0 (the true value is under 1.7e-38, a denormal or zero in f32), which changes no
+// sigmoid or tanh output and makes a softmax entry far below its row's maximum exactly 0. NaN stays NaN
+// (min/max keep it, and the x < −87 test is false for it).
 const EXP_HI: f32 = 88.0;
 const EXP_LO: f32 = -87.0;
 const LOG2E = <f32>Math.LOG2E;
 const LN2_HI: f32 = 0.693359375;
 const LN2_LO: f32 = -2.1219444e-4;
 
-function exp4(x: v128): v128 {
+export function exp4(x: v128): v128 {
+  const tiny = f32x4.lt(x, f32x4.splat(EXP_LO));
   x = f32x4.min(f32x4.max(x, f32x4.splat(EXP_LO)), f32x4.splat(EXP_HI));
   const n = f32x4.nearest(f32x4.mul(x, f32x4.splat(LOG2E)));
   let r = f32x4.sub(x, f32x4.mul(n, f32x4.splat(LN2_HI)));
@@ -34,7 +37,12 @@ function exp4(x: v128): v128 {
   p = f32x4.add(f32x4.mul(p, r), f32x4.splat(<f32>1.0));
   p = f32x4.add(f32x4.mul(p, r), f32x4.splat(<f32>1.0));
   const scale = i32x4.shl(i32x4.add(i32x4.trunc_sat_f32x4_s(n), i32x4.splat(127)), 23);
-  return f32x4.mul(p, scale);
+  return v128.andnot(f32x4.mul(p, scale), tiny);
+}
+
+/** exp4 on one value. */
+export function exp1(x: f32): f32 {
+  return f32x4.extract_lane(exp4(f32x4.splat(x)), 0);
 }
 
 // tanh(z) = sign(z) · (1 − 2 / (e^{2|z|} + 1)); below |z| = 1/4 that form loses digits to cancellation,

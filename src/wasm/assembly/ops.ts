@@ -11,6 +11,7 @@ import {
   AGRAD_N,
   AGRAD_OUT,
   AGRAD_Y,
+  BG_ACCUMULATE,
   BG_COLS,
   BG_DZ,
   BG_M,
@@ -38,6 +39,7 @@ import {
   HYPER_C2,
   HYPER_EPSILON,
   HYPER_LR,
+  HYPER_WD,
   MSE_EXTRA,
   MSE_N,
   MSE_OUT,
@@ -46,6 +48,7 @@ import {
   MSE_T,
   OPT_ADAM,
   OPT_MOMENTUM,
+  OPTIM_DECAY,
   OPTIM_G,
   OPTIM_HYPER,
   OPTIM_KIND,
@@ -54,27 +57,9 @@ import {
   OPTIM_S1,
   OPTIM_S2,
 } from '../layout';
+import { at, chunks, int, ptr, real } from './fields';
 import { activate1, activate4, activateGrad1, activateGrad4 } from './math';
 import { barrier, nextTask } from './sync';
-
-/** A pointer field of the op. */
-function ptr(op: usize, i: i32): usize {
-  return <usize>load<u32>(op + ((<usize>i) << 2));
-}
-
-/** A count or code field of the op. */
-function int(op: usize, i: i32): i32 {
-  return load<i32>(op + ((<usize>i) << 2));
-}
-
-function chunks(n: i32): i32 {
-  return (n + CHUNK - 1) / CHUNK;
-}
-
-/** Byte offset of element i. */
-function at(i: i32): usize {
-  return (<usize>i) << 2;
-}
 
 /** y = f(x) over [s, e). */
 function activationRange(x: usize, y: usize, s: i32, e: i32, kind: i32): void {
@@ -115,15 +100,27 @@ export function activationGrad(op: usize, ctrl: usize): void {
   }
 }
 
-/** out[j] = Σ_i dz[i, j] for columns [j0, j0 + cols), summed in f64 down the rows and rounded once. */
-function columnSums(dz: usize, out: usize, m: i32, n: i32, j0: i32, cols: i32): void {
+/**
+ * out[j] = Σ_i dz[i, j] for columns [j0, j0 + cols), summed in f64 down the rows and rounded once; with
+ * `add` the sums start from out[j] (out[j] += Σ, still one rounding).
+ */
+function columnSums(dz: usize, out: usize, m: i32, n: i32, j0: i32, cols: i32, add: bool): void {
   const ld = (<usize>n) << 2;
   let p = dz + ((<usize>j0) << 2);
+  const o = out + ((<usize>j0) << 2);
   if (cols === 8) {
     let s0 = f64x2.splat(0);
     let s1 = s0;
     let s2 = s0;
     let s3 = s0;
+    if (add) {
+      const lo = v128.load(o);
+      const hi = v128.load(o, 16);
+      s0 = f64x2.promote_low_f32x4(lo);
+      s1 = f64x2.promote_low_f32x4(f32x4.shuffle(lo, lo, 2, 3, 2, 3));
+      s2 = f64x2.promote_low_f32x4(hi);
+      s3 = f64x2.promote_low_f32x4(f32x4.shuffle(hi, hi, 2, 3, 2, 3));
+    }
     for (let i = 0; i < m; i++) {
       const lo = v128.load(p);
       const hi = v128.load(p, 16);
@@ -133,30 +130,29 @@ function columnSums(dz: usize, out: usize, m: i32, n: i32, j0: i32, cols: i32): 
       s3 = f64x2.add(s3, f64x2.promote_low_f32x4(f32x4.shuffle(hi, hi, 2, 3, 2, 3)));
       p += ld;
     }
-    const o = out + ((<usize>j0) << 2);
     v128.store(o, f32x4.shuffle(f32x4.demote_f64x2_zero(s0), f32x4.demote_f64x2_zero(s1), 0, 1, 4, 5));
     v128.store(o, f32x4.shuffle(f32x4.demote_f64x2_zero(s2), f32x4.demote_f64x2_zero(s3), 0, 1, 4, 5), 16);
     return;
   }
   for (let j = 0; j < cols; j++) {
-    let s: f64 = 0;
-    let q = p + ((<usize>j) << 2);
+    let s: f64 = add ? <f64>load<f32>(o + at(j)) : 0;
+    let q = p + at(j);
     for (let i = 0; i < m; i++) {
       s += <f64>load<f32>(q);
       q += ld;
     }
-    store<f32>(out + ((<usize>(j0 + j)) << 2), <f32>s);
+    store<f32>(o + at(j), <f32>s);
   }
 }
 
-/** biasGrad: out[j] = Σ_i dz[i, j] for an m×n dz; out must not overlap dz. */
+/** biasGrad: out[j] (+)= Σ_i dz[i, j] for an m×n dz; out must not overlap dz. */
 export function biasGrad(op: usize, ctrl: usize): void {
   const m = int(op, BG_M);
   const n = int(op, BG_N);
   const groups = (n + BG_COLS - 1) / BG_COLS;
   for (let t = nextTask(ctrl); t < groups; t = nextTask(ctrl)) {
     const j0 = t * BG_COLS;
-    columnSums(ptr(op, BG_DZ), ptr(op, BG_OUT), m, n, j0, min(BG_COLS, n - j0));
+    columnSums(ptr(op, BG_DZ), ptr(op, BG_OUT), m, n, j0, min(BG_COLS, n - j0), int(op, BG_ACCUMULATE) !== 0);
   }
 }
 
@@ -187,7 +183,8 @@ function squaredErrors(p: usize, t: usize, s: i32, e: i32): f64 {
 
 /**
  * mseLoss: out[0] = scale · Σ (p − t)² (accumulate: out[0] += that), n elements. Each CHUNK has its f64
- * partial sum in `shared`; after a barrier thread 0 adds them in order and rounds to f32 once.
+ * partial sum in `shared`; after a barrier thread 0 adds them in order (and to out[0] when accumulating)
+ * and rounds to f32 once.
  */
 export function mseLoss(op: usize, ctrl: usize, tid: i32, threads: i32, shared: usize): void {
   const n = int(op, MSE_N);
@@ -203,8 +200,8 @@ export function mseLoss(op: usize, ctrl: usize, tid: i32, threads: i32, shared: 
   let sum: f64 = 0;
   for (let c = 0; c < parts; c++) sum += load<f64>(shared + ((<usize>c) << 3));
   const out = ptr(op, MSE_OUT);
-  const value = <f32>(sum * <f64>load<f32>(op + (MSE_SCALE << 2)));
-  store<f32>(out, int(op, MSE_EXTRA) ? load<f32>(out) + value : value);
+  const value = sum * <f64>real(op, MSE_SCALE);
+  store<f32>(out, <f32>(int(op, MSE_EXTRA) ? <f64>load<f32>(out) + value : value));
 }
 
 /** mseGrad: g = scale · (p − t) ⊙ f'(p), n elements; g may be p or t. */
@@ -231,14 +228,17 @@ export function mseGrad(op: usize, ctrl: usize): void {
   }
 }
 
-/** The optimizer's rule on four lanes at byte offset o; s1/s2 are unused by the rules that need none. */
-function update4(kind: i32, p: usize, g: usize, s1: usize, s2: usize, o: usize, h: usize): void {
+/**
+ * The optimizer's rule on the four values at byte offset o of p, g, s1, s2 (s1/s2 unused by the rules
+ * that need none): u = g, the velocity, or Adam's m̂/(√v̂ + ε); with decay u += wd·p; then p −= lr·u.
+ */
+function update4(kind: i32, decay: bool, p: usize, g: usize, s1: usize, s2: usize, o: usize, h: usize): void {
   const gv = v128.load(g + o);
-  const lr = f32x4.splat(load<f32>(h + (HYPER_LR << 2)));
+  const pv = v128.load(p + o);
+  let u = gv;
   if (kind === OPT_MOMENTUM) {
-    const v = f32x4.add(f32x4.mul(f32x4.splat(load<f32>(h + (HYPER_BETA1 << 2))), v128.load(s1 + o)), gv);
-    v128.store(s1 + o, v);
-    v128.store(p + o, f32x4.sub(v128.load(p + o), f32x4.mul(lr, v)));
+    u = f32x4.add(f32x4.mul(f32x4.splat(load<f32>(h + (HYPER_BETA1 << 2))), v128.load(s1 + o)), gv);
+    v128.store(s1 + o, u);
   } else if (kind === OPT_ADAM) {
     const b1 = load<f32>(h + (HYPER_BETA1 << 2));
     const b2 = load<f32>(h + (HYPER_BETA2 << 2));
@@ -251,43 +251,20 @@ function update4(kind: i32, p: usize, g: usize, s1: usize, s2: usize, o: usize, 
     v128.store(s2 + o, vv);
     const mHat = f32x4.div(mv, f32x4.splat(load<f32>(h + (HYPER_C1 << 2))));
     const vHat = f32x4.div(vv, f32x4.splat(load<f32>(h + (HYPER_C2 << 2))));
-    const den = f32x4.add(f32x4.sqrt(vHat), f32x4.splat(load<f32>(h + (HYPER_EPSILON << 2))));
-    v128.store(p + o, f32x4.sub(v128.load(p + o), f32x4.div(f32x4.mul(lr, mHat), den)));
-  } else {
-    v128.store(p + o, f32x4.sub(v128.load(p + o), f32x4.mul(lr, gv)));
+    u = f32x4.div(mHat, f32x4.add(f32x4.sqrt(vHat), f32x4.splat(load<f32>(h + (HYPER_EPSILON << 2)))));
   }
+  if (decay) u = f32x4.add(u, f32x4.mul(f32x4.splat(load<f32>(h + (HYPER_WD << 2))), pv));
+  v128.store(p + o, f32x4.sub(pv, f32x4.mul(f32x4.splat(load<f32>(h + (HYPER_LR << 2))), u)));
 }
 
-/** The same rule on one value, through lane 0 of update4 (the same arithmetic, hence the same bits). */
-function update1(kind: i32, p: usize, g: usize, s1: usize, s2: usize, o: usize, h: usize): void {
-  const one = v128.load32_zero(g + o);
-  const pv = v128.load32_zero(p + o);
-  const s1v = s1 ? v128.load32_zero(s1 + o) : f32x4.splat(0);
-  const s2v = s2 ? v128.load32_zero(s2 + o) : f32x4.splat(0);
-  const lr = f32x4.splat(load<f32>(h + (HYPER_LR << 2)));
-  if (kind === OPT_MOMENTUM) {
-    const v = f32x4.add(f32x4.mul(f32x4.splat(load<f32>(h + (HYPER_BETA1 << 2))), s1v), one);
-    store<f32>(s1 + o, f32x4.extract_lane(v, 0));
-    store<f32>(p + o, f32x4.extract_lane(f32x4.sub(pv, f32x4.mul(lr, v)), 0));
-  } else if (kind === OPT_ADAM) {
-    const b1 = load<f32>(h + (HYPER_BETA1 << 2));
-    const b2 = load<f32>(h + (HYPER_BETA2 << 2));
-    const mv = f32x4.add(f32x4.mul(f32x4.splat(b1), s1v), f32x4.mul(f32x4.splat(1 - b1), one));
-    const vv = f32x4.add(f32x4.mul(f32x4.splat(b2), s2v), f32x4.mul(f32x4.splat(1 - b2), f32x4.mul(one, one)));
-    store<f32>(s1 + o, f32x4.extract_lane(mv, 0));
-    store<f32>(s2 + o, f32x4.extract_lane(vv, 0));
-    const mHat = f32x4.div(mv, f32x4.splat(load<f32>(h + (HYPER_C1 << 2))));
-    const vHat = f32x4.div(vv, f32x4.splat(load<f32>(h + (HYPER_C2 << 2))));
-    const den = f32x4.add(f32x4.sqrt(vHat), f32x4.splat(load<f32>(h + (HYPER_EPSILON << 2))));
-    store<f32>(p + o, f32x4.extract_lane(f32x4.sub(pv, f32x4.div(f32x4.mul(lr, mHat), den)), 0));
-  } else {
-    store<f32>(p + o, f32x4.extract_lane(f32x4.sub(pv, f32x4.mul(lr, one)), 0));
-  }
-}
-
-/** optimizer: updates p (n elements) in place from g with rule OPT_* and the hyper block at HYPER. */
-export function optimizer(op: usize, ctrl: usize): void {
+/**
+ * optimizer: updates p (n elements) in place from g with rule OPT_* and the hyper block at HYPER. A ragged
+ * tail of under four values goes through update4 too, copied into the thread's scratch `mine` (four
+ * 16-byte slots for p, g, s1, s2) and back, so every value gets the same arithmetic.
+ */
+export function optimizer(op: usize, ctrl: usize, mine: usize): void {
   const kind = int(op, OPTIM_KIND);
+  const decay = int(op, OPTIM_DECAY) !== 0;
   const p = ptr(op, OPTIM_P);
   const g = ptr(op, OPTIM_G);
   const s1 = ptr(op, OPTIM_S1);
@@ -297,8 +274,18 @@ export function optimizer(op: usize, ctrl: usize): void {
   for (let c = nextTask(ctrl); c < chunks(n); c = nextTask(ctrl)) {
     let i = c * CHUNK;
     const e = min(i + CHUNK, n);
-    for (; i + 4 <= e; i += 4) update4(kind, p, g, s1, s2, at(i), h);
-    for (; i < e; i++) update1(kind, p, g, s1, s2, at(i), h);
+    for (; i + 4 <= e; i += 4) update4(kind, decay, p, g, s1, s2, at(i), h);
+    if (i === e) continue;
+    const bytes = at(e - i);
+    memory.fill(mine, 0, 64);
+    memory.copy(mine, p + at(i), bytes);
+    memory.copy(mine + 16, g + at(i), bytes);
+    if (s1) memory.copy(mine + 32, s1 + at(i), bytes);
+    if (s2) memory.copy(mine + 48, s2 + at(i), bytes);
+    update4(kind, decay, mine, mine + 16, mine + 32, mine + 48, 0, h);
+    memory.copy(p + at(i), mine, bytes);
+    if (s1) memory.copy(s1 + at(i), mine + 32, bytes);
+    if (s2) memory.copy(s2 + at(i), mine + 48, bytes);
   }
 }
 
