@@ -1,8 +1,9 @@
 // The benchmark cases and their timing loop. Runs in the page (headless from `npm run bench`, or the
 // interactive benchmark page), on the library's real API, and returns measured times only: every
 // figure in a report is computed from these times and the FLOP counts stated here.
-import { createBackend, Network, type Activation, type Backend, type MatmulOptions } from '../src/index';
+import { createBackend, Network, type Activation, type Backend, type MatmulOptions, type Matrix } from '../src/index';
 import { GpuBackend } from '../src/gpu/backend';
+import { WasmBackend, WasmMatrix } from '../src/wasm/backend';
 import { trainerOf } from '../src/network';
 import { mulberry32 } from '../src/random';
 import type { PhaseTimes } from '../src/trainer';
@@ -46,9 +47,13 @@ async function tuned(
   return [...new Set(names)].join(', ');
 }
 
-/** Waits until the backend has finished all submitted work (the CPU backend is synchronous). */
-async function finish(backend: Backend): Promise<void> {
+/**
+ * Waits until the backend has finished the work that produced `last` (and so all work before it): the GPU
+ * queue, or the wasm engine's run (runs execute in order); the CPU backend is synchronous.
+ */
+async function finish(backend: Backend, last: Matrix): Promise<void> {
   if (backend instanceof GpuBackend) await backend.ctx.device.queue.onSubmittedWorkDone();
+  if (last instanceof WasmMatrix) await last.ready;
 }
 
 function matmulCase(m: number, k: number, n: number, form: 'A·B' | 'Aᵀ·B' | 'A·Bᵀ', quick: boolean): BenchCase {
@@ -66,7 +71,7 @@ function matmulCase(m: number, k: number, n: number, form: 'A·B' | 'Aᵀ·B' | 
         variant: await tuned(backend, [{ m, k, n, ...opts }]),
         run: async () => {
           const c = backend.matmul(a, b, opts);
-          await finish(backend);
+          await finish(backend, c);
           c.dispose();
         },
         dispose: () => {
@@ -110,7 +115,7 @@ function layerCase(width: number, batch: number, quick: boolean): BenchCase {
           const dx = backend.matmul(dz, w, { transposeB: true });
           backend.sgdUpdate(w, dw, 1e-6);
           backend.sgdUpdate(bias, db, 1e-6);
-          await finish(backend);
+          await finish(backend, bias); // updated last
           for (const m of [y, dz, dw, db, dx]) m.dispose();
         },
         dispose: () => {
@@ -189,7 +194,7 @@ function fitDataCase(stream: boolean): BenchCase {
     flops,
     samples: batch,
     quick: false,
-    backends: ['webgpu'],
+    backends: ['webgpu', 'wasm'],
     async setup(backend) {
       const layers = [
         { units: 128, activation: 'relu' as const },
@@ -253,7 +258,9 @@ async function runCase(c: BenchCase, backend: Backend, config: BenchConfig, cpuG
     if (estimate > config.cpuSkipSeconds) {
       return {
         ...base,
-        skipped: `estimated ${estimate.toFixed(0)} s per run at the CPU's measured ${cpuGflops.toFixed(2)} GFLOP/s (limit ${config.cpuSkipSeconds} s)`,
+        skipped:
+          `estimated ${estimate.toFixed(0)} s per run at the CPU's measured ${cpuGflops.toFixed(2)} GFLOP/s ` +
+          `(limit ${config.cpuSkipSeconds} s)`,
       };
     }
   }
@@ -282,9 +289,9 @@ async function runCase(c: BenchCase, backend: Backend, config: BenchConfig, cpuG
           }
         : {
             method:
-              backend.kind === 'cpu'
-                ? 'not split on the CPU backend (whole-step timing only)'
-                : "whole-step timing only: the adapter has no 'timestamp-query'",
+              backend.kind === 'webgpu'
+                ? "whole-step timing only: the adapter has no 'timestamp-query'"
+                : `not split on the ${backend.kind} backend (whole-step timing only)`,
           };
     }
     return result;
@@ -317,7 +324,7 @@ export function selectCases(config: BenchConfig): BenchCase[] {
 
 export const DEFAULT_CONFIG: BenchConfig = {
   quick: false,
-  backends: ['webgpu', 'cpu'],
+  backends: ['webgpu', 'wasm', 'cpu'],
   warmup: 1,
   reps: 5,
   minReps: 3,
@@ -335,6 +342,7 @@ export async function runBenchmark(
   const cases = selectCases(config);
   const backends: Backend[] = [];
   let gpuInfo: BenchMeta['adapter'];
+  let wasmInfo: BenchMeta['wasm'];
   for (const kind of config.backends) {
     const b = await createBackend(kind, kind === 'webgpu' ? { autotune: config.autotune } : {});
     backends.push(b);
@@ -350,6 +358,8 @@ export async function runBenchmark(
         },
       };
     }
+    if (b instanceof WasmBackend)
+      wasmInfo = { threads: b.threads, threadsReason: b.threadsReason, relaxedSimd: b.relaxedSimd };
   }
   const cpu = backends.find((b) => b.kind === 'cpu');
   const cpuGflops = cpu ? await calibrateCpu(cpu) : 0;
@@ -370,14 +380,18 @@ export async function runBenchmark(
       date: new Date().toISOString(),
       userAgent: navigator.userAgent,
       adapter: gpuInfo,
+      wasm: wasmInfo,
       cpuCalibrationGflops: cpuGflops,
       config,
       method:
-        `Each case: ${config.warmup} warm-up run(s), then up to ${config.reps} timed runs (at least ${config.minReps}, ` +
+        `Each case: ${config.warmup} warm-up run(s), then up to ${config.reps} timed runs ` +
+        `(at least ${config.minReps}, ` +
         `more while under ${config.caseBudgetMs / 1000} s); the median is reported with min and max. ` +
-        'GPU work is finished before the timer stops: matmul and layer runs await queue.onSubmittedWorkDone(); a fit ' +
+        'Work is finished before the timer stops: WebGPU matmul and layer runs await queue.onSubmittedWorkDone(), ' +
+        "wasm ones the engine's run of their last op (runs execute in order); a fit " +
         'run is one fit() epoch, which ends with its loss readback (mapAsync), divided by its number of steps. ' +
-        'GFLOP/s = stated FLOPs / median time. The phase split of a fit step comes from GPU timestamp queries where the ' +
+        'GFLOP/s = stated FLOPs / median time. The phase split of a fit step comes from GPU timestamp queries ' +
+        'where the ' +
         'adapter offers them. CPU cases predicted (from a 192³ matmul calibration) to take longer than ' +
         `${config.cpuSkipSeconds} s per run are skipped and marked so.`,
     },

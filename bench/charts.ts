@@ -27,14 +27,16 @@ export function barChart(title: string, legend: string[], data: Series[]): strin
     `<text x="0" y="16" font-weight="600">${esc(title)}</text>`,
     ...legend.map(
       (l, i) =>
-        `<rect x="${labelW + i * 110}" y="26" width="10" height="10" fill="${COLORS[i]}"/><text x="${labelW + i * 110 + 14}" y="35">${esc(l)}</text>`,
+        `<rect x="${labelW + i * 110}" y="26" width="10" height="10" fill="${COLORS[i]}"/>` +
+        `<text x="${labelW + i * 110 + 14}" y="35">${esc(l)}</text>`,
     ),
   ];
   for (let p = logLo; p <= logHi; p++) {
     const gx = labelW + x(10 ** p);
     parts.push(
       `<line x1="${gx}" x2="${gx}" y1="${top - 4}" y2="${height - 20}" stroke="#e3e5ec"/>`,
-      `<text x="${gx}" y="${height - 6}" text-anchor="middle" fill="#667">${10 ** p >= 1 ? (10 ** p).toLocaleString('en') : (10 ** p).toPrecision(1)}</text>`,
+      `<text x="${gx}" y="${height - 6}" text-anchor="middle" fill="#667">` +
+        `${10 ** p >= 1 ? (10 ** p).toLocaleString('en') : (10 ** p).toPrecision(1)}</text>`,
     );
   }
   data.forEach((d, g) => {
@@ -48,10 +50,14 @@ export function barChart(title: string, legend: string[], data: Series[]): strin
       }
       const w = Math.max(1, x(v));
       parts.push(
-        `<rect class="bar" x="${labelW}" y="${y}" width="${w.toFixed(1)}" height="${barH - 2}" fill="${COLORS[i]}"><title>${esc(legend[i])}: ${v.toPrecision(4)}</title></rect>`,
-        `<text x="${(labelW + w + 4).toFixed(1)}" y="${y + barH - 3}" font-size="11">${v >= 100 ? v.toFixed(0) : v.toPrecision(3)}</text>`,
+        `<rect class="bar" x="${labelW}" y="${y}" width="${w.toFixed(1)}" height="${barH - 2}" fill="${COLORS[i]}">` +
+          `<title>${esc(legend[i])}: ${v.toPrecision(4)}</title></rect>`,
+        `<text x="${(labelW + w + 4).toFixed(1)}" y="${y + barH - 3}" font-size="11">` +
+          `${v >= 100 ? v.toFixed(0) : v.toPrecision(3)}</text>`,
       );
     });
   });
-  return `<svg xmlns="http://www.w3.org/2000/svg" class="bench-chart" width="${labelW + plotW + 60}" height="${height}" font-family="system-ui,sans-serif" font-size="12">${parts.join('')}</svg>`;
+  const size = `width="${labelW + plotW + 60}" height="${height}"`;
+  const font = 'font-family="system-ui,sans-serif" font-size="12"';
+  return `<svg xmlns="http://www.w3.org/2000/svg" class="bench-chart" ${size} ${font}>${parts.join('')}</svg>`;
 }

@@ -3,24 +3,40 @@
 import type { BenchResult, CaseResult } from './types';
 import { barChart } from './charts';
 
+/** The backends a report has columns for, in this order, and their column titles. */
+const BACKENDS = [
+  ['webgpu', 'WebGPU'],
+  ['wasm', 'wasm'],
+  ['cpu', 'CPU ref'],
+] as const;
+type Kind = (typeof BACKENDS)[number][0];
+
 export interface Row {
   name: string;
-  gpu?: CaseResult;
-  cpu?: CaseResult;
+  /** Each backend's result for this case. */
+  by: Partial<Record<Kind, CaseResult>>;
+  /** WebGPU's speed against the fastest CPU-side backend (wasm or the CPU reference) that ran the case. */
   speedup?: number;
+  /** Which CPU-side backend that was. */
+  against?: Kind;
 }
 
-/** One row per case, the backends side by side, with the GPU/CPU speed-up where both ran. */
+/** One row per case, the backends side by side, with WebGPU's speed-up over the fastest CPU backend. */
 export function rows(result: BenchResult): Row[] {
   const byId = new Map<string, Row>();
   for (const r of result.results) {
-    const row = byId.get(r.id) ?? { name: r.name };
-    if (r.backend === 'webgpu') row.gpu = r;
-    else row.cpu = r;
+    const row = byId.get(r.id) ?? { name: r.name, by: {} };
+    row.by[r.backend] = r;
     byId.set(r.id, row);
   }
   for (const row of byId.values()) {
-    if (row.gpu?.ms && row.cpu?.ms) row.speedup = row.cpu.ms.median / row.gpu.ms.median;
+    const gpu = row.by.webgpu?.ms?.median;
+    const cpus = (['wasm', 'cpu'] as const).filter((k) => row.by[k]?.ms);
+    const best = cpus.sort((a, b) => (row.by[a]?.ms?.median ?? 0) - (row.by[b]?.ms?.median ?? 0))[0];
+    if (gpu && best) {
+      row.speedup = (row.by[best]?.ms?.median ?? 0) / gpu;
+      row.against = best;
+    }
   }
   return [...byId.values()];
 }
@@ -34,16 +50,30 @@ function cell(r: CaseResult | undefined): string[] {
   return [`${fmt(r.ms?.median)} ms`, perf];
 }
 
-/** A Markdown table (also readable in a terminal). */
-export function textTable(result: BenchResult): string {
-  const header = ['case', 'WebGPU ms', 'WebGPU rate', 'CPU ms', 'CPU rate', 'GPU/CPU', 'variant'];
+/** The backends that ran at least one case, as [kind, title]. */
+function present(result: BenchResult) {
+  return BACKENDS.filter(([k]) => result.results.some((r) => r.backend === k));
+}
+
+const ratio = (row: Row) =>
+  row.speedup ? `${fmt(row.speedup, 1)}× (${row.against === 'cpu' ? 'CPU ref' : row.against})` : '';
+
+/** The table's header and rows, as cells. */
+function table(result: BenchResult): { header: string[]; body: string[][] } {
+  const kinds = present(result);
+  const header = ['case', ...kinds.flatMap(([, t]) => [`${t} ms`, `${t} rate`]), 'GPU / fastest CPU', 'variant'];
   const body = rows(result).map((row) => [
     row.name,
-    ...cell(row.gpu),
-    ...cell(row.cpu),
-    row.speedup ? `${fmt(row.speedup, 1)}×` : '',
-    row.gpu?.variant ?? '',
+    ...kinds.flatMap(([k]) => cell(row.by[k])),
+    ratio(row),
+    row.by.webgpu?.variant ?? '',
   ]);
+  return { header, body };
+}
+
+/** A Markdown table (also readable in a terminal). */
+export function textTable(result: BenchResult): string {
+  const { header, body } = table(result);
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
   const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
   return [line(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...body.map(line)].join('\n');
@@ -67,59 +97,55 @@ const esc = (s: string) => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&l
 
 /** The charts of a result, as SVG strings: GFLOP/s per matmul/layer case, samples/s per fit case. */
 export function charts(result: BenchResult): string[] {
-  const rs = rows(result);
-  const series = (pick: (r: CaseResult) => number | undefined, filter: (row: Row) => boolean) =>
-    rs.filter(filter).map((row) => ({
-      label: row.name,
-      values: [
-        row.gpu && !row.gpu.skipped ? pick(row.gpu) : undefined,
-        row.cpu && !row.cpu.skipped ? pick(row.cpu) : undefined,
-      ],
-    }));
-  const isGroup = (g: string) => (row: Row) => (row.gpu ?? row.cpu)!.group === g;
+  const kinds = present(result);
+  const legend = kinds.map(([, t]) => t);
+  const series = (pick: (r: CaseResult) => number | undefined, group: string) =>
+    rows(result)
+      .filter((row) => Object.values(row.by)[0]?.group === group)
+      .map((row) => ({
+        label: row.name,
+        values: kinds.map(([k]) => {
+          const r = row.by[k];
+          return r && !r.skipped ? pick(r) : undefined;
+        }),
+      }));
   return [
     barChart(
       'Matmul GFLOP/s (higher is better)',
-      ['WebGPU', 'CPU'],
-      series((r) => r.gflops, isGroup('matmul')),
+      legend,
+      series((r) => r.gflops, 'matmul'),
     ),
     barChart(
       'Dense layer forward + backward + update, GFLOP/s',
-      ['WebGPU', 'CPU'],
-      series((r) => r.gflops, isGroup('layer')),
+      legend,
+      series((r) => r.gflops, 'layer'),
     ),
     barChart(
       'fit(): samples per second',
-      ['WebGPU', 'CPU'],
-      series((r) => r.samplesPerSecond, isGroup('fit')),
+      legend,
+      series((r) => r.samplesPerSecond, 'fit'),
     ),
   ];
 }
 
 export function htmlReport(result: BenchResult): string {
   const m = result.meta;
+  const software = ' — <strong>software rendering on the CPU (SwiftShader), not a real GPU</strong>';
   const adapter = m.adapter
-    ? `${esc(m.adapter.name)}${/swiftshader/i.test(m.adapter.name) ? ' — <strong>software rendering on the CPU (SwiftShader), not a real GPU</strong>' : ''}`
+    ? `${esc(m.adapter.name)}${/swiftshader/i.test(m.adapter.name) ? software : ''}`
     : 'none (WebGPU not measured)';
-  const table = rows(result)
-    .map(
-      (row) =>
-        `<tr><td>${esc(row.name)}</td>${[row.gpu, row.cpu]
-          .map((r) =>
-            cell(r)
-              .map((c) => `<td${r?.skipped ? ` title="${esc(r.skipped)}"` : ''}>${esc(c)}</td>`)
-              .join(''),
-          )
-          .join(
-            '',
-          )}<td>${row.speedup ? `${fmt(row.speedup, 1)}×` : ''}</td><td>${esc(row.gpu?.variant ?? '')}</td></tr>`,
-    )
-    .join('\n');
+  const { header, body } = table(result);
+  const htmlTable = [
+    `<tr>${header.map((h) => `<th>${esc(h)}</th>`).join('')}</tr>`,
+    ...body.map((cells) => `<tr>${cells.map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`),
+  ].join('\n');
+  const timing = (r: CaseResult) =>
+    r.ms ? `${fmt(r.ms.median)} (${fmt(r.ms.min)}–${fmt(r.ms.max)}, ${r.ms.runs} runs)` : esc(r.skipped ?? '');
   const detail = result.results
     .map(
       (r) =>
         `<tr><td>${esc(r.name)}</td><td>${r.backend}</td><td>${(r.flops / 1e9).toFixed(3)}</td>` +
-        `<td>${r.ms ? `${fmt(r.ms.median)} (${fmt(r.ms.min)}–${fmt(r.ms.max)}, ${r.ms.runs} runs)` : esc(r.skipped ?? '')}</td></tr>`,
+        `<td>${timing(r)}</td></tr>`,
     )
     .join('\n');
   return `<!doctype html>
@@ -143,8 +169,8 @@ Adapter limits: ${
 CPU backend calibration: ${fmt(m.cpuCalibrationGflops)} GFLOP/s (192³ matmul)</p>
 <h2>Method</h2><p>${esc(m.method)}</p>
 <h2>Results</h2>
-<table><tr><th>case</th><th>WebGPU ms</th><th>WebGPU rate</th><th>CPU ms</th><th>CPU rate</th><th>GPU/CPU</th><th>matmul variant</th></tr>
-${table}</table>
+<table>
+${htmlTable}</table>
 <p>${splitLines(result).map(esc).join('<br>')}</p>
 ${charts(result)
   .map((svg) => `<div class="chart">${svg}</div>`)

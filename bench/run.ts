@@ -18,7 +18,7 @@ const { values: args } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
     cases: { type: 'string' },
-    backends: { type: 'string', default: 'webgpu,cpu' },
+    backends: { type: 'string', default: 'webgpu,wasm,cpu' },
     out: { type: 'string', default: resolve(root, 'bench/results') },
     reps: { type: 'string' },
     'no-autotune': { type: 'boolean', default: false },
@@ -27,14 +27,15 @@ const { values: args } = parseArgs({
 });
 if (args.help) {
   console.log(
-    'usage: npm run bench -- [--quick] [--cases <id substrings, comma-separated>] [--backends webgpu,cpu] [--out <dir>] [--reps N] [--no-autotune]',
+    'usage: npm run bench -- [--quick] [--cases <id substrings, comma-separated>] [--backends webgpu,wasm,cpu]\n' +
+      '                       [--out <dir>] [--reps N] [--no-autotune]',
   );
   process.exit(0);
 }
 const backends = args.backends!.split(',').map((b) => b.trim());
 for (const b of backends) {
-  if (b !== 'webgpu' && b !== 'cpu') {
-    console.error(`bench: --backends has "${b}" (expected webgpu and/or cpu, comma-separated)`);
+  if (b !== 'webgpu' && b !== 'wasm' && b !== 'cpu') {
+    console.error(`bench: --backends has "${b}" (expected webgpu, wasm and/or cpu, comma-separated)`);
     process.exit(2);
   }
 }
@@ -83,9 +84,11 @@ try {
   await server.close();
 }
 
-console.log(
-  `\nAdapter: ${result.meta.adapter?.name ?? 'none'}${/swiftshader/i.test(result.meta.adapter?.name ?? '') ? ' (SwiftShader: software on the CPU, not a real GPU)' : ''}`,
-);
+const adapter = result.meta.adapter?.name ?? 'none';
+const software = /swiftshader/i.test(adapter) ? ' (SwiftShader: software on the CPU, not a real GPU)' : '';
+console.log(`\nAdapter: ${adapter}${software}`);
+const wasm = result.meta.wasm;
+if (wasm) console.log(`wasm: ${wasm.threadsReason}${wasm.relaxedSimd ? ', relaxed SIMD' : ', plain SIMD'}`);
 console.log(`Browser: ${result.meta.browserVersion}\n`);
 console.log(textTable(result));
 for (const line of splitLines(result)) console.log(line);

@@ -4,7 +4,7 @@ export interface BenchConfig {
   quick: boolean;
   /** Comma-separated substrings of case ids (e.g. "matmul-ab,fit-784"); all cases when absent. */
   cases?: string;
-  backends: ('webgpu' | 'cpu')[];
+  backends: ('webgpu' | 'wasm' | 'cpu')[];
   warmup: number;
   reps: number;
   minReps: number;
@@ -25,7 +25,7 @@ export interface CaseResult {
   id: string;
   group: 'matmul' | 'layer' | 'fit';
   name: string;
-  backend: 'webgpu' | 'cpu';
+  backend: 'webgpu' | 'wasm' | 'cpu';
   /** FLOPs of one run (one step for fit cases). */
   flops: number;
   /** Milliseconds per run (per step for fit cases). */
@@ -44,6 +44,8 @@ export interface BenchMeta {
   userAgent: string;
   browserVersion?: string;
   adapter?: { name: string; features: string[]; limits: Record<string, number> };
+  /** The wasm backend's threads (and why that many) and instruction set. */
+  wasm?: { threads: number; threadsReason: string; relaxedSimd: boolean };
   cpuCalibrationGflops: number;
   config: BenchConfig;
   method: string;

@@ -1,40 +1,51 @@
-// Opening the demo's two backends: WebGPU when the browser has it (else the reason why not) and the
-// CPU reference, which is always there.
-import { createBackend, type Backend, type BackendKind } from '../src/index';
+// Opening the demo's backends: WebGPU when the browser has it (else the reason why not), the
+// WebAssembly backend (threads where the page is cross-origin isolated: Vite serves the headers), the
+// CPU reference, which is always there, and 'auto' on request, which picks WebGPU or wasm by measuring.
+import { type Backend, type BackendKind, createBackend } from '../src/index';
+
+/** The backend choices of the demo's selector: the library's kinds, and 'auto'. */
+export type BackendChoice = BackendKind | 'auto';
 
 /** The GPU adapter's name, as the WebGPU backend reports it (not part of the public Backend type). */
 export const adapterOf = (b: Backend) => (b as Backend & { adapterName?: string }).adapterName ?? 'GPU adapter';
 
 /**
- * Opens WebGPU with createBackend('auto') and the CPU backend. Matmul autotuning follows the library's
- * default (on) except on a software GPU (SwiftShader), where timing every kernel variant costs a
- * minute or more of shader compiles on the CPU, far more than it wins for networks this size;
- * `autotune=1` or `=0` in the page's query decides instead.
+ * Opens WebGPU, wasm and the CPU backend. Matmul autotuning follows the library's default (on) except on
+ * a software GPU (SwiftShader), where timing every kernel variant costs a minute or more of shader
+ * compiles on the CPU, far more than it wins for networks this size; `autotune=1` or `=0` in the page's
+ * query decides instead.
  */
 export async function openBackends(
   query: string,
   onError: (e: Error) => void,
 ): Promise<{
-  backends: Map<BackendKind, Backend>;
+  backends: Map<BackendChoice, Backend>;
   /** Null when WebGPU works; otherwise why not. */
   webgpuUnavailable: string | null;
 }> {
-  const backends = new Map<BackendKind, Backend>();
+  const backends = new Map<BackendChoice, Backend>();
   const asked = new URLSearchParams(query).get('autotune');
-  const tuning = asked === null ? {} : { autotune: asked !== '0' };
   let reason: string | null = null;
   try {
-    let auto = await createBackend('auto', { onError, ...tuning });
-    if (asked === null && auto.kind === 'webgpu' && /swiftshader/i.test(adapterOf(auto))) {
-      auto.destroy();
-      auto = await createBackend('webgpu', { onError, autotune: false });
+    let gpu = await createBackend('webgpu', { onError, ...(asked === null ? {} : { autotune: asked !== '0' }) });
+    if (asked === null && /swiftshader/i.test(gpu.adapterName)) {
+      gpu.destroy();
+      gpu = await createBackend('webgpu', { onError, autotune: false });
     }
-    if (auto.kind === 'webgpu') backends.set('webgpu', auto);
-    else reason = auto.fallbackReason ?? 'unknown reason';
-    if (auto.kind === 'cpu') backends.set('cpu', auto);
+    backends.set('webgpu', gpu);
   } catch (e) {
-    reason = `opening the GPU device failed: ${(e as Error).message}`;
+    reason = (e as { reason?: string }).reason ?? `opening the GPU device failed: ${(e as Error).message}`;
   }
-  if (!backends.has('cpu')) backends.set('cpu', await createBackend('cpu'));
+  try {
+    backends.set('wasm', await createBackend('wasm'));
+  } catch (e) {
+    onError(e as Error);
+  }
+  backends.set('cpu', await createBackend('cpu'));
   return { backends, webgpuUnavailable: reason };
+}
+
+/** 'auto': WebGPU or wasm, as createBackend('auto') measures them here (cached after the first time). */
+export async function openAuto(onError: (e: Error) => void): Promise<Backend> {
+  return createBackend('auto', { onError, autotune: false });
 }

@@ -1,6 +1,7 @@
 // The form in the left column: typed access to its inputs, the per-dataset presets, and checks that
 // turn a bad entry into a note next to it rather than an exception.
-import type { Activation, BackendKind } from '../src/index';
+import type { Activation } from '../src/index';
+import type { BackendChoice } from './backends';
 import type { DatasetName } from './datasets';
 import type { NetConfig } from './session';
 
@@ -152,7 +153,7 @@ export function readSeed(): number {
 
 export const readNoise = () => Number(controls.noise.value);
 export const readDataset = () => controls.dataset.value as DatasetName;
-export const readBackend = () => controls.backend.value as BackendKind;
+export const readBackend = () => controls.backend.value as BackendChoice;
 
 /** The network settings, or a message that says what to fix. */
 export function readNetConfig(): NetConfig | string {

@@ -1,8 +1,8 @@
 // The demo page: wires the form to a training Session and draws what it reports. Every action that
 // changes the network runs through act(), one at a time, so a click never lands between the steps of
 // another (Pause alone skips the queue: it only raises the abort signal of the running fit()).
-import { BackpropError, Network, type Backend, type BackendKind } from '../src/index';
-import { adapterOf, openBackends } from './backends';
+import { BackpropError, Network, type Backend } from '../src/index';
+import { adapterOf, type BackendChoice, openAuto, openBackends } from './backends';
 import { LossChart, COLORS } from './chart';
 import {
   applyPreset,
@@ -33,7 +33,26 @@ const EVAL_INTERVAL_MS = 300;
 /** …but at least this often (the first evaluation, which compiles shaders, is not typical). */
 const EVAL_MAX_INTERVAL_MS = 1500;
 
-const backends = new Map<BackendKind, Backend>();
+const backends = new Map<BackendChoice, Backend>();
+
+/** The backend of a selector choice; 'auto' is opened (and measured) the first time it is chosen. */
+async function backendFor(choice: BackendChoice): Promise<Backend> {
+  let backend = backends.get(choice);
+  if (!backend && choice === 'auto') {
+    setStatus('auto: timing a training step on WebGPU and on wasm (the first time on this machine)…', 'loading');
+    backend = await openAuto((e) => showError(e));
+    backends.set('auto', backend);
+  }
+  if (!backend) throw new UserError(`The ${choice} backend is not available here.`);
+  return backend;
+}
+
+/** How a backend is named in the page. */
+function backendName(b: Backend): string {
+  if (b.kind === 'webgpu') return 'WebGPU';
+  if (b.kind === 'wasm') return 'WebAssembly';
+  return 'the CPU reference';
+}
 const chart = new LossChart(el('chart'), 290);
 const strips = new DigitStrips(el('digit-strip'), el('digit-mistakes'), 20, 10);
 let data: Dataset | undefined;
@@ -107,29 +126,41 @@ async function setUpBackends(): Promise<void> {
     const banner = el('webgpu-banner');
     banner.replaceChildren(
       Object.assign(document.createElement('b'), { textContent: 'WebGPU is not available here: ' }),
-      `${reason}. Training runs on the CPU backend instead (the same network API in plain JavaScript, slower). ` +
+      `${reason}. Training runs on the WebAssembly backend instead (the same network API on the CPU's SIMD ` +
+        'units, in threads where it can). ' +
         'WebGPU needs Chrome or Edge 113+ (or another browser with WebGPU enabled) and a secure context ' +
         '(https or localhost).',
     );
     banner.hidden = false;
     webgpuOption.disabled = true;
     webgpuOption.textContent = 'WebGPU (unavailable)';
-    controls.backend.value = 'cpu';
+    controls.backend.value = backends.has('wasm') ? 'wasm' : 'cpu';
+  }
+  for (const option of controls.backend.options) {
+    if (option.value !== 'auto' && !backends.has(option.value as BackendChoice)) option.disabled = true;
   }
   showDevice();
 }
 
 /** Names the backend the network is on (or will be, before there is one) in the header. */
 function showDevice(): void {
-  const kind = session?.backend.kind ?? readBackend();
-  const gpu = backends.get('webgpu');
-  const adapter = gpu ? adapterOf(gpu) : '';
-  // SwiftShader is Chromium's software GPU: WebGPU works, but its shaders run on the CPU.
-  const software = /swiftshader/i.test(adapter) ? ' (a software GPU)' : '';
-  el('device').textContent =
-    kind === 'webgpu' && gpu
-      ? `Backend: WebGPU · ${adapter}${software}`
-      : `Backend: CPU (JavaScript)${demoState.webgpuUnavailable ? ' · WebGPU unavailable' : ''}`;
+  const backend = session?.backend ?? backends.get(readBackend());
+  const kind = backend?.kind ?? 'cpu';
+  let text: string;
+  if (backend?.kind === 'webgpu') {
+    const adapter = adapterOf(backend);
+    // SwiftShader is Chromium's software GPU: WebGPU works, but its shaders run on the CPU.
+    text = `Backend: WebGPU · ${adapter}${/swiftshader/i.test(adapter) ? ' (a software GPU)' : ''}`;
+  } else if (backend?.kind === 'wasm') {
+    const wasm = backend as Backend & { threads: number; relaxedSimd: boolean };
+    const simd = wasm.relaxedSimd ? 'relaxed SIMD' : 'SIMD';
+    text = `Backend: WebAssembly ${simd} · ${wasm.threads} thread${wasm.threads === 1 ? '' : 's'}`;
+  } else {
+    text = 'Backend: CPU reference (JavaScript)';
+  }
+  if (backend?.choice) text += ` · auto: ${backend.choice}`;
+  else if (demoState.webgpuUnavailable) text += ' · WebGPU unavailable';
+  el('device').textContent = text;
   demoState.backend = kind;
 }
 
@@ -179,7 +210,7 @@ async function rebuild(): Promise<void> {
     }
     throw new UserError(config);
   }
-  const net = new Network(backends.get(readBackend())!, buildSpec(config, data));
+  const net = new Network(await backendFor(readBackend()), buildSpec(config, data));
   adopt(net);
   if (net.backend.kind === 'webgpu')
     setStatus('Building the network (the first time, WebGPU compiles, and may tune, its kernels)…', 'loading');
@@ -218,7 +249,7 @@ function describeNet(): string {
     (sum, l, i) => sum + ((i === 0 ? net.inputSize : net.layers[i - 1].units) + 1) * l.units,
     0,
   );
-  const where = net.backend.kind === 'webgpu' ? 'WebGPU' : 'the CPU';
+  const where = backendName(net.backend);
   return `${sizes} (${params.toLocaleString('en')} weights), ${net.optimizer.type} on ${where}`;
 }
 
@@ -352,7 +383,7 @@ async function load(file: File): Promise<void> {
   await session?.pause();
   let net: Network;
   try {
-    net = Network.fromJSON(backends.get(readBackend())!, json);
+    net = Network.fromJSON(await backendFor(readBackend()), json);
   } catch (e) {
     // A file that is wrong or too big for this machine: the library's error says why, in the page.
     if (e instanceof BackpropError) throw new UserError(`${file.name}: ${e.name}: ${e.message}`);
@@ -415,15 +446,13 @@ for (const input of [controls.batchSize, controls.epochs]) {
 }
 controls.backend.addEventListener('change', () =>
   act(async () => {
-    const target = backends.get(readBackend())!;
+    const target = await backendFor(readBackend());
     if (!session || session.backend === target) return;
     await whilePaused(async () => {
       await session!.moveTo(target);
       showDevice();
       controls.summary.textContent = describeNet();
-      setStatus(
-        `Moved the network to ${target.kind === 'webgpu' ? 'WebGPU' : 'the CPU'} with its weights and optimizer state.`,
-      );
+      setStatus(`Moved the network to ${backendName(target)} with its weights and optimizer state.`);
     });
   }),
 );

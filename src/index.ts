@@ -18,6 +18,7 @@ export type { EpochInfo, FitHistory, FitOptions, NetworkSpec, OptimizerSpec } fr
 export type { DataMode, FitPlan, FitPlanRequest, LayerParams, Loss, Metrics } from './trainer';
 export type {
   Activation,
+  AutoOptions,
   Backend,
   BackendKind,
   BackendLimits,
@@ -25,5 +26,7 @@ export type {
   MatmulOptions,
   Matrix,
   TuningStats,
+  WasmBackend,
+  WasmBackendInfo,
   WebGpuBackend,
 } from './types';

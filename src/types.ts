@@ -2,7 +2,7 @@
 
 /** softmax is row-wise and only for a network's output layer, with the crossEntropy loss. */
 export type Activation = 'relu' | 'sigmoid' | 'tanh' | 'linear' | 'softmax';
-export type BackendKind = 'webgpu' | 'cpu';
+export type BackendKind = 'webgpu' | 'wasm' | 'cpu';
 
 export const ACTIVATIONS: readonly Activation[] = ['relu', 'sigmoid', 'tanh', 'linear', 'softmax'];
 
@@ -29,9 +29,18 @@ export interface BackendOptions {
   /**
    * The most memory, in bytes, this backend may hold at once: GPU memory on WebGPU (checked against
    * with the adapter's limits, GpuMemoryError), host memory on the CPU backend (HostMemoryError; default
-   * 4 GiB). A network checks what it needs before allocating anything.
+   * 4 GiB) and wasm memory on the wasm backend (default: all that wasm32 allows). A network checks what it
+   * needs before allocating anything.
    */
   memoryBudget?: number;
+  /**
+   * wasm only: worker threads (default: the cores the browser or OS reports). Threads need a
+   * cross-origin-isolated page (COOP same-origin + COEP require-corp); without one the backend runs one
+   * thread and says why in `threadsReason`.
+   */
+  threads?: number;
+  /** 'auto' only: how it chooses between WebGPU and wasm (see createBackend). */
+  auto?: AutoOptions;
   /**
    * WebGPU only: use a lower maxStorageBufferBindingSize than the adapter's (bytes), e.g. to test how
    * large layers are handled on small GPUs.
@@ -43,6 +52,16 @@ export interface BackendOptions {
    * default variant.
    */
   autotune?: boolean;
+}
+
+export interface AutoOptions {
+  /**
+   * Milliseconds of one training step of the probe network on each backend, used instead of measuring
+   * (for tests, or to state a preference): the smaller wins.
+   */
+  timings?: { webgpu: number; wasm: number };
+  /** Remember the measured choice in localStorage per adapter and browser (default true). */
+  cache?: boolean;
 }
 
 /** A row-major f32 matrix living on one backend. */
@@ -69,8 +88,13 @@ export interface MatmulOptions {
 export interface Backend {
   readonly kind: BackendKind;
   readonly limits: BackendLimits;
-  /** Set by createBackend('auto') when it fell back to the CPU: why WebGPU was not used. */
+  /**
+   * Set by createBackend('auto') when it did not return WebGPU: why (no adapter, or wasm measured faster
+   * here), in words.
+   */
   readonly fallbackReason?: string;
+  /** Set by createBackend('auto'): which backend it chose and why, in words (the measured times). */
+  readonly choice?: string;
   matrix(rows: number, cols: number, data?: Float32Array): Matrix;
   matmul(a: Matrix, b: Matrix, opts?: MatmulOptions): Matrix;
   activation(kind: Activation, x: Matrix): Matrix;
@@ -107,6 +131,21 @@ export interface TuningStats {
   /** Cached entries ignored because they were corrupt or stale. */
   rejected: number;
 }
+
+/** What createBackend('wasm') adds to a Backend: how it runs. */
+export interface WasmBackendInfo {
+  readonly kind: 'wasm';
+  /** Worker threads sharing its memory (1: on the calling thread). */
+  readonly threads: number;
+  /** Why this many threads, in words (e.g. that the page is not cross-origin isolated, and what to serve). */
+  readonly threadsReason: string;
+  /** Whether the kernels use relaxed SIMD's fused multiply-add (else plain SIMD). */
+  readonly relaxedSimd: boolean;
+  /** Bytes of wasm memory in use and held (it grows, never shrinks), and allocations made so far. */
+  readonly memory: { bytesInUse: number; memoryBytes: number; allocations: number };
+}
+
+export type WasmBackend = Backend & WasmBackendInfo;
 
 /** What createBackend('webgpu') returns: a Backend with a view of its device. */
 export interface WebGpuBackend extends Backend {

@@ -70,6 +70,8 @@ export class CpuBackend implements TrainingBackend {
     readonly fallbackReason?: string,
     /** Host memory a network on this backend may hold: parameters, gradients, optimizer state, a batch. */
     readonly memoryBudget = DEFAULT_CPU_BUDGET,
+    /** Set by createBackend('auto'): why it chose the CPU. */
+    readonly choice?: string,
   ) {}
 
   assertUsable(op: string): void {

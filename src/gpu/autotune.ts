@@ -2,6 +2,7 @@
 // the tuner times every candidate variant on this device and keeps the fastest. Choices are cached in
 // memory and in localStorage under the adapter's name and the browser's user agent; an entry that does
 // not parse, was made on another adapter or browser, or names a variant that no longer exists is ignored.
+import { browserStorage } from '../storage';
 import type { TuningStats } from '../types';
 import type { GpuContext } from './context';
 import { recordingResources } from './dispatch';
@@ -22,14 +23,6 @@ function bucket(x: number): string {
 export function shapeClass(s: MatmulShape): string {
   const form = s.transposeA ? 'tn' : s.transposeB ? 'nt' : 'nn';
   return `${form}:${bucket(s.m)}x${bucket(s.k)}x${bucket(s.n)}`;
-}
-
-function browserStorage(): Storage | undefined {
-  try {
-    return typeof localStorage === 'undefined' ? undefined : localStorage;
-  } catch {
-    return undefined; // e.g. storage disabled for this origin
-  }
 }
 
 export class MatmulTuner {

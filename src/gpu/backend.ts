@@ -68,6 +68,8 @@ export class GpuMatrix extends BaseMatrix {
 export class GpuBackend implements TrainingBackend, WebGpuBackend {
   readonly kind = 'webgpu' as const;
   readonly fallbackReason = undefined;
+  /** Set by createBackend('auto'): why it chose WebGPU, in words. */
+  choice?: string;
   readonly limits: BackendLimits;
   #count = 0;
   #tuner: MatmulTuner;

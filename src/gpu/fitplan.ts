@@ -129,5 +129,8 @@ function reason(mode: DataMode, micro: number, batch: number, request: FitPlanRe
     request.microBatchSize !== undefined && micro === request.microBatchSize
       ? 'as asked'
       : "because a whole batch's buffers exceed one binding or the budget";
-  return `${data}; each batch of ${batch} rows runs as micro-batches of ${micro} rows, ${why}, with their gradients summed before one update`;
+  return (
+    `${data}; each batch of ${batch} rows runs as micro-batches of ${micro} rows, ${why}, with their gradients ` +
+    'summed before one update'
+  );
 }

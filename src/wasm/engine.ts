@@ -85,6 +85,7 @@ async function chooseThreads(requested: number | undefined): Promise<{ threads: 
 
 export class WasmEngine {
   #destroyed = false;
+  #allocations = 0;
   private sharedScratch: { ptr: number; bytes: number };
   /** Runs in call order: each starts when the previous one settled. */
   private queue: Promise<unknown> = Promise.resolve();
@@ -155,6 +156,15 @@ export class WasmEngine {
     return this.heap.bytesInUse;
   }
 
+  /**
+   * Of bytesInUse, what the engine holds for itself: its control words and the per-thread and shared
+   * scratch (packed GEMM operands, reduction partials), which grows with the largest program made so far.
+   */
+  get ownBytes(): number {
+    const round = (n: number) => Math.ceil(n / 64) * 64;
+    return round(L.CTRL_WORDS * 4) + this.threads * THREAD_BYTES + round(this.sharedScratch.bytes);
+  }
+
   /** Bytes the WebAssembly.Memory holds (it grows, never shrinks). */
   get memoryBytes(): number {
     return this.heap.memoryBytes;
@@ -171,7 +181,14 @@ export class WasmEngine {
     if (!Number.isInteger(count) || count < 1) {
       throw new InvalidArgumentError(`alloc: count is ${count} (expected a positive integer) for '${label}'`);
     }
-    return new WasmBuffer(this, this.heap.alloc(count * 4, label), count, label);
+    const buffer = new WasmBuffer(this, this.heap.alloc(count * 4, label), count, label);
+    this.#allocations++;
+    return buffer;
+  }
+
+  /** alloc() calls so far: a step that allocates nothing leaves it as it was. */
+  get allocations(): number {
+    return this.#allocations;
   }
 
   /**

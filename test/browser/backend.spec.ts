@@ -133,27 +133,44 @@ base.describe('without WebGPU', () => {
         rejected,
         kind: auto.kind,
         fallbackReason: auto.fallbackReason,
+        choice: auto.choice,
         relu: Array.from(await auto.activation('relu', m).read()),
       };
     });
   };
 
-  base('no navigator.gpu: webgpu rejects with the reason, auto falls back to the CPU', async ({ page }) => {
+  base('no navigator.gpu: webgpu rejects with the reason, auto falls back to wasm', async ({ page }) => {
     await page.addInitScript(() => Object.defineProperty(Navigator.prototype, 'gpu', { get: () => undefined }));
     const r = await probe(page);
     expect(r.rejected).toMatch(/^WebGpuUnavailableError true WebGPU is unavailable: navigator.gpu is missing/);
-    expect(r.kind).toBe('cpu');
+    expect(r.kind).toBe('wasm');
     expect(r.fallbackReason).toMatch(/^navigator.gpu is missing/);
+    expect(r.choice).toMatch(/^wasm: WebGPU is unavailable \(navigator.gpu is missing/);
     expect(r.relu).toEqual([0, 2]);
   });
 
-  base('no adapter: webgpu rejects with the reason, auto falls back to the CPU', async ({ page }) => {
+  base('no adapter: webgpu rejects with the reason, auto falls back to wasm', async ({ page }) => {
     await page.addInitScript(() => {
       GPU.prototype.requestAdapter = async () => null;
     });
     const r = await probe(page);
     expect(r.rejected).toMatch(/^WebGpuUnavailableError true WebGPU is unavailable: requestAdapter\(\) returned null/);
-    expect(r.kind).toBe('cpu');
+    expect(r.kind).toBe('wasm');
     expect(r.fallbackReason).toMatch(/^requestAdapter\(\) returned null/);
+  });
+
+  base('no adapter and no WebAssembly compile: auto falls back to the CPU reference', async ({ page }) => {
+    await page.addInitScript(() => {
+      GPU.prototype.requestAdapter = async () => null;
+      WebAssembly.compile = async () => {
+        throw new Error('compiling is switched off in this test');
+      };
+    });
+    const r = await probe(page);
+    expect(r.kind).toBe('cpu');
+    expect(r.fallbackReason).toMatch(
+      /^requestAdapter\(\) returned null.*; and WebAssembly SIMD is unavailable: compiling is switched off in this test$/,
+    );
+    expect(r.relu).toEqual([0, 2]);
   });
 });

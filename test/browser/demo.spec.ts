@@ -228,15 +228,15 @@ test('a run moved to the CPU keeps training; Save then Load restores the same pr
   expect(await page.evaluate(() => window.demoProbe(32)), 'the network in use is unchanged').toEqual(inUse);
 });
 
-test('without WebGPU: the banner gives the reason and training runs on the CPU', async ({ demo: page }) => {
+test('without WebGPU: the banner gives the reason and training runs on WebAssembly', async ({ demo: page }) => {
   await page.addInitScript(() => Object.defineProperty(Navigator.prototype, 'gpu', { get: () => undefined }));
   const reason = await open(page);
   expect(reason).toMatch(/^navigator.gpu is missing/);
   const banner = page.getByTestId('webgpu-banner');
   await expect(banner).toBeVisible();
   await expect(banner).toContainText('navigator.gpu is missing');
-  await expect(banner).toContainText('CPU backend');
-  await expect(page.getByTestId('backend')).toHaveValue('cpu');
+  await expect(banner).toContainText('WebAssembly backend');
+  await expect(page.getByTestId('backend')).toHaveValue('wasm');
   await expect(page.getByTestId('backend').locator('option[value="webgpu"]')).toBeDisabled();
 
   await page.getByTestId('dataset').selectOption('xor');
@@ -247,6 +247,8 @@ test('without WebGPU: the banner gives the reason and training runs on the CPU',
   });
   await pause(page);
   const s = await page.evaluate(() => window.demoState);
-  expect(s.backend).toBe('cpu');
-  expectFalling(s.lossHistory, 'XOR on the CPU');
+  expect(s.backend).toBe('wasm');
+  expectFalling(s.lossHistory, 'XOR on wasm');
+  // The page is cross-origin isolated (Vite sends COOP/COEP), so the wasm backend runs threads.
+  await expect(page.getByTestId('device')).toContainText(/WebAssembly .*SIMD · \d+ threads?/);
 });

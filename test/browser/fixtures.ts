@@ -6,13 +6,23 @@ import type { Tolerance } from '../allclose';
 
 export { expect };
 
+/** The backends the parity specs run against the CPU reference (with test.use({ on })). */
+export const BACKENDS = ['webgpu', 'wasm'] as const;
+
 /**
  * One harness page per worker, shared by its tests: a page's WebGPU device compiles every pipeline it
  * uses again (seconds each for the big ones on SwiftShader), and most tests use the same ones. Each
  * test still starts clean where it matters: localStorage cleared, GPU and page errors counted from its
  * own start, and a page that closed, crashed or navigated away is opened again.
  */
-export const test = base.extend<{ gpuPage: Page }, { harness: { page?: Page; baseURL?: string } }>({
+export const test = base.extend<
+  { gpuPage: Page; on: 'webgpu' | 'wasm' },
+  { harness: { page?: Page; baseURL?: string } }
+>({
+  // The backend the parity helpers (T.both, T.networkParity) test against the CPU reference. 'wasm' needs
+  // no WebGPU adapter: those tests run, and must pass, with WEBGPU_TESTS=skip too.
+  on: ['webgpu', { option: true }],
+
   harness: [
     // biome-ignore lint/correctness/noEmptyPattern: Playwright reads a fixture's dependencies from this pattern.
     async ({}, use, workerInfo) => {
@@ -23,7 +33,7 @@ export const test = base.extend<{ gpuPage: Page }, { harness: { page?: Page; bas
     { scope: 'worker' },
   ],
 
-  gpuPage: async ({ harness, browser }, use, testInfo) => {
+  gpuPage: async ({ harness, browser, on }, use, testInfo) => {
     let page = harness.page;
     const ready = async (p: Page) => {
       try {
@@ -47,14 +57,17 @@ export const test = base.extend<{ gpuPage: Page }, { harness: { page?: Page; bas
     const pageErrors: string[] = [];
     const onPageError = (e: Error) => pageErrors.push(e.message);
     page.on('pageerror', onPageError);
-    const reason = await page.evaluate(async () => {
+    const reason = await page.evaluate(async (on) => {
+      window.T.underTest.on = on;
       try {
-        await window.T.gpuBackend();
+        if (on === 'wasm') await window.T.wasmBackend();
+        else await window.T.gpuBackend();
         return null;
       } catch (e) {
-        return (e as Error).message;
+        return on === 'wasm' ? `the wasm backend failed to start: ${(e as Error).message}` : (e as Error).message;
       }
-    });
+    }, on);
+    if (reason !== null && on === 'wasm') throw new Error(reason);
     if (reason !== null) {
       if (process.env.WEBGPU_TESTS === 'skip') testInfo.skip(true, `WEBGPU_TESTS=skip and no WebGPU: ${reason}`);
       throw new Error(

@@ -1,6 +1,7 @@
-// GPU matmul (all three forms, with and without fused bias + activation) against the CPU reference:
-// through the public Backend.matmul, and for every kernel variant an autotuner may pick.
-import { test, expect, expectGpuMatchesCpu, type InputSpec } from './fixtures';
+// matmul (all three forms, with and without fused bias + activation) against the CPU reference: on WebGPU
+// and on the wasm backend through the public Backend.matmul, and for every GPU kernel variant an autotuner
+// may pick.
+import { BACKENDS, expect, expectGpuMatchesCpu, type InputSpec, test } from './fixtures';
 
 type Shape = [number, number, number];
 // M×K×N; the odd ones leave workgroups and vec4 loads part-filled.
@@ -86,23 +87,37 @@ function inputsFor(form: (typeof FORMS)[number], m: number, k: number, n: number
 // Tests in this file are independent pages, so they may share both workers.
 test.describe.configure({ mode: 'parallel' });
 
-// One test per form: each new page pays for a device and pipeline compiles, so shapes share a page.
-for (const form of FORMS) {
-  test(`matmul ${form.name}, every shape and epilogue`, async ({ gpuPage }) => {
-    for (const [[m, k, n], epilogues] of cases(EPILOGUES, RAGGED)) {
-      for (const ep of epilogues) {
-        const opts = { transposeA: form.transposeA, transposeB: form.transposeB, activation: ep.activation };
-        const inputs = inputsFor(form, m, k, n, ep.bias);
-        await expectGpuMatchesCpu(
-          gpuPage,
-          `${form.name} ${m}×${k}×${n} ${ep.name}`,
-          'matmul',
-          inputs,
-          opts,
-          tol(k),
-          m * n,
-        );
-      }
+// Shapes for the wasm backend's GEMM besides the ones above: K = 1, and over one tile (MC = 80 rows) and
+// one K block (KC = 256), so packing, blocking and the 5×8 micro-kernel's ragged edges all run.
+const WASM_SHAPES: Shape[] = [
+  [7, 1, 13],
+  [85, 300, 263],
+];
+
+// One test per form: each new page pays for a device and pipeline compiles, so shapes share a page. The
+// same tests run on the wasm backend, with the same tolerances.
+for (const on of BACKENDS) {
+  test.describe(on, () => {
+    test.use({ on });
+    for (const form of FORMS) {
+      test(`matmul ${form.name}, every shape and epilogue`, async ({ gpuPage }) => {
+        const extra = on === 'wasm' ? WASM_SHAPES.map((s): [Shape, typeof EPILOGUES] => [s, EPILOGUES]) : [];
+        for (const [[m, k, n], epilogues] of [...cases(EPILOGUES, RAGGED), ...extra]) {
+          for (const ep of epilogues) {
+            const opts = { transposeA: form.transposeA, transposeB: form.transposeB, activation: ep.activation };
+            const inputs = inputsFor(form, m, k, n, ep.bias);
+            await expectGpuMatchesCpu(
+              gpuPage,
+              `${on} ${form.name} ${m}×${k}×${n} ${ep.name}`,
+              'matmul',
+              inputs,
+              opts,
+              tol(k),
+              m * n,
+            );
+          }
+        }
+      });
     }
   });
 }

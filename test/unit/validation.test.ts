@@ -286,7 +286,27 @@ describe('createBackend', () => {
   it('rejects an unknown kind with InvalidArgumentError', async () => {
     const p = createBackend('gpu' as never);
     await expect(p).rejects.toBeInstanceOf(InvalidArgumentError);
-    await expect(p).rejects.toThrow(`createBackend: kind is "gpu" (expected 'webgpu', 'cpu' or 'auto')`);
+    await expect(p).rejects.toThrow(`createBackend: kind is "gpu" (expected 'webgpu', 'wasm', 'cpu' or 'auto')`);
+  });
+
+  it('rejects bad wasm and auto options, naming the option, the value and the rule', async () => {
+    const cases: [Record<string, unknown>, string][] = [
+      [{ threads: 0 }, 'createBackend: options.threads is 0 (expected an integer from 1 to 256)'],
+      [{ threads: 1.5 }, 'createBackend: options.threads is 1.5 (expected an integer from 1 to 256)'],
+      [{ threads: 300 }, 'createBackend: options.threads is 300 (expected an integer from 1 to 256)'],
+      [{ auto: 5 }, 'createBackend: options.auto is 5 (expected an object)'],
+      [{ auto: { timings: null } }, 'createBackend: options.auto.timings is null'],
+      [{ auto: { timings: { webgpu: 1 } } }, 'createBackend: options.auto.timings is'],
+      [{ auto: { timings: { webgpu: 1, wasm: -2 } } }, 'createBackend: options.auto.timings is'],
+      [{ auto: { timings: { webgpu: Infinity, wasm: 2 } } }, 'createBackend: options.auto.timings is'],
+    ];
+    for (const [options, message] of cases) {
+      for (const kind of ['wasm', 'auto'] as const) {
+        const p = createBackend(kind, options as never);
+        await expect(p, JSON.stringify(options)).rejects.toBeInstanceOf(InvalidArgumentError);
+        await expect(p, JSON.stringify(options)).rejects.toThrow(message);
+      }
+    }
   });
 
   it("'cpu' gives the CPU backend with no fallbackReason", async () => {
@@ -294,12 +314,14 @@ describe('createBackend', () => {
     expect(cpu.fallbackReason).toBeUndefined();
   });
 
-  it("'auto' in Node (no navigator.gpu) falls back to a working CPU backend and says why", async () => {
+  it("'auto' in Node (no navigator.gpu) falls back to a working wasm backend and says why", async () => {
     const auto = await createBackend('auto');
-    expect(auto.kind).toBe('cpu');
+    expect(auto.kind).toBe('wasm');
     expect(auto.fallbackReason).toMatch(/navigator\.gpu/);
+    expect(auto.choice).toMatch(/^wasm: WebGPU is unavailable \(navigator\.gpu is missing/);
     const out = auto.matmul(auto.matrix(1, 1, Float32Array.of(2)), auto.matrix(1, 1, Float32Array.of(3)));
     expect(Array.from(await out.read())).toEqual([6]);
+    auto.destroy();
   });
 
   it("'webgpu' in Node rejects with WebGpuUnavailableError carrying the reason", async () => {

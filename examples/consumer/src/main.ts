@@ -1,5 +1,5 @@
 // A user's page: train a small network on XOR with webgpu-backprop, on whichever backend 'auto' picks
-// (WebGPU where the browser has it, else the CPU), and show the predictions.
+// (WebGPU or WebAssembly, whichever trains faster here), and show the predictions.
 import { BackpropError, createBackend, Network } from 'webgpu-backprop';
 
 const x = Float32Array.of(0, 0, 0, 1, 1, 0, 1, 1); // four rows of two inputs

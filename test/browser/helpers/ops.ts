@@ -31,6 +31,17 @@ export async function gpuBackend(): Promise<WB.WebGpuBackend> {
   return gpu;
 }
 
+let wasm: WB.WasmBackend | undefined;
+/** The page's shared WebAssembly backend (as many threads as the browser reports cores). */
+export async function wasmBackend(): Promise<WB.WasmBackend> {
+  wasm ??= await WB.createBackend('wasm');
+  return wasm;
+}
+
+/** Which backend the op and network parity helpers run against the CPU reference (set per test). */
+export const underTest: { on: 'webgpu' | 'wasm' } = { on: 'webgpu' };
+export const backendUnderTest = (): Promise<Backend> => (underTest.on === 'wasm' ? wasmBackend() : gpuBackend());
+
 /** Whether the page's device runs the subgroup matmul (4-wide subgroups, as on SwiftShader). */
 export async function subgroupMatmul(): Promise<boolean> {
   return subgroupMatmulRuns(((await gpuBackend()) as GpuBackend).ctx);
@@ -119,12 +130,12 @@ export function dispatchMatmul(
 }
 
 /**
- * Runs op on the GPU and on the CPU reference with identical inputs and compares them here, in the
- * page (shipping large arrays to the test process costs more than the op). Returns the element count
- * and null, or the worst element's description.
+ * Runs op on the backend under test (WebGPU or wasm) and on the CPU reference with identical inputs and
+ * compares them here, in the page (shipping large arrays to the test process costs more than the op).
+ * Returns the element count and null, or the worst element's description.
  */
 export async function both(op: string, inputs: InputSpec[], extra: Record<string, unknown>, tol: Tolerance) {
-  const g = await gpuBackend();
+  const g = await backendUnderTest();
   const cpu = await WB.createBackend('cpu');
   const gpuOut = await runOp(g, op, inputs, extra);
   const cpuOut = await runOp(cpu, op, inputs, extra);

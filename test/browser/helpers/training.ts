@@ -5,7 +5,7 @@ import type { GpuBackend } from '../../../src/gpu/backend';
 import { allclose, type Tolerance } from '../../allclose';
 import { liveBuffers, liveTextures } from './counters';
 import { classes, dataset } from './data';
-import { gpuBackend } from './ops';
+import { backendUnderTest, underTest } from './ops';
 
 /** All weights and biases of a network, layer after layer, as one array. */
 export async function flatWeights(net: WB.Network): Promise<number[]> {
@@ -19,20 +19,20 @@ export interface ParityArgs {
   mode: 'trainStep' | 'fit';
   lossTol: Tolerance;
   weightTol: Tolerance;
-  /** A dedicated backend with these options instead of the page's shared one. */
+  /** A dedicated backend (of the kind under test) with these options instead of the page's shared one. */
   backendOptions?: WB.BackendOptions;
   /** fit only: also evaluate a validation set (the first two batches) after every epoch, and compare. */
   validate?: boolean;
 }
 
 /**
- * Trains the same network (same seed) on WebGPU and on the CPU with the same batches and compares the
+ * Trains the same network (same seed) on the backend under test and on the CPU with the same batches and compares the
  * per-step (trainStep) or per-epoch (fit) losses and the final weights, in the page.
  */
 export async function networkParity(args: ParityArgs) {
   const { spec, steps, batch, mode, lossTol, weightTol, backendOptions } = args;
-  const own = backendOptions ? await WB.createBackend('webgpu', backendOptions) : undefined;
-  const gpuNet = new WB.Network(own ?? (await gpuBackend()), spec);
+  const own = backendOptions ? await WB.createBackend(underTest.on, backendOptions) : undefined;
+  const gpuNet = new WB.Network(own ?? (await backendUnderTest()), spec);
   const cpuNet = new WB.Network(await WB.createBackend('cpu'), spec);
   const out = spec.layers[spec.layers.length - 1].units;
   const rows = mode === 'fit' ? batch * 5 + 3 : batch * 10; // fit: a ragged last batch
@@ -67,9 +67,23 @@ export async function networkParity(args: ParityArgs) {
     const w0 = (await initial.getWeights()).flatMap((l) => [...l.weights, ...l.bias]);
     let moved = 0;
     for (let i = 0; i < w0.length; i++) moved = Math.max(moved, Math.abs(c.weights[i] - w0[i]));
+    // The units whose incoming weights or bias are out of tolerance, as 'layer:unit'.
+    const offUnits = new Set<string>();
+    let at = 0;
+    let maxDiff = 0;
+    spec.layers.forEach((layer, l) => {
+      const inSize = l === 0 ? spec.inputSize : spec.layers[l - 1].units;
+      for (let i = 0; i < (inSize + 1) * layer.units; i++, at++) {
+        const [a, e] = [g.weights[at], c.weights[at]];
+        maxDiff = Math.max(maxDiff, Math.abs(a - e));
+        if (Math.abs(a - e) > weightTol.atol + weightTol.rtol * Math.abs(e)) offUnits.add(`${l}:${i % layer.units}`);
+      }
+    });
     return {
       lossProblem: allclose(g.losses, c.losses, lossTol),
       weightProblem: allclose(g.weights, c.weights, weightTol),
+      offUnits: [...offUnits].slice(0, 10),
+      maxDiff,
       losses: [g.losses[0], g.losses[g.losses.length - 1], c.losses[0], c.losses[c.losses.length - 1]],
       count: g.losses.length,
       moved,
