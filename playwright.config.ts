@@ -1,12 +1,16 @@
 import { defineConfig } from '@playwright/test';
-import { resolveChromium } from './src/testing/browser';
+import { playwrightPreset } from './src/testing/presets';
 
 const PORT = Number(process.env.TEST_PORT ?? 5179);
 
-// Top-level await works: the config is an ES module ("type": "module"), and Playwright imports it. The
-// runner resolves the browser and prints which one and why; its workers load this file again and reuse
-// the runner's answer (resolveChromium passes it down in the environment), silently.
-const chromium = await resolveChromium();
+// The repository's own tests use the preset users get from webgpu-backprop/testing (src/testing): the
+// browser it resolves (said once, by the runner; its workers reuse the answer silently), the WebGPU flags,
+// and Vite on 127.0.0.1. Top-level await works: the config is an ES module ("type": "module").
+const { use, webServer } = await playwrightPreset({
+  port: PORT,
+  command: `npx vite --mode test --port ${PORT} --strictPort --host 127.0.0.1`,
+  readyPath: '/test/browser/harness.html',
+});
 
 export default defineConfig({
   testDir: 'test/browser',
@@ -19,17 +23,6 @@ export default defineConfig({
   expect: { timeout: 10_000 },
   reporter: [['list']],
   outputDir: 'test-results',
-  use: {
-    baseURL: `http://127.0.0.1:${PORT}`,
-    browserName: 'chromium',
-    headless: true,
-    launchOptions: { executablePath: chromium.executablePath, args: chromium.args },
-  },
-  webServer: {
-    command: `npx vite --mode test --port ${PORT} --strictPort --host 127.0.0.1`,
-    url: `http://127.0.0.1:${PORT}/test/browser/harness.html`,
-    // Never reuse a server already on the port: it may serve another checkout's (or an older) code.
-    reuseExistingServer: false,
-    timeout: 60_000,
-  },
+  use,
+  webServer,
 });

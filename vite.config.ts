@@ -2,7 +2,7 @@
 //   (default)  the demo pages in demo/ (npm start, npm run build:demo)
 //   test       the whole repository as the root, so Playwright can open test/browser/*.html and demo/
 //   lib        the library build: dist/webgpu-backprop.js, ES module, WGSL inlined via ?raw and the wasm
-//              kernels inlined as base64 by tools/vite-plugin-asc.ts
+//              kernels inlined as base64 by tools/vite-plugin-asc.ts; and the testing entries
 // Every mode compiles the AssemblyScript kernels (`?asc` imports), and every server sends the headers that
 // make a page cross-origin isolated, so the wasm backend can share memory between its worker threads.
 import { defineConfig } from 'vite';
@@ -29,13 +29,33 @@ export default defineConfig(({ mode }) => {
         emptyOutDir: true,
         target: 'es2022',
         lib: {
-          entry: resolve(here, 'src/index.ts'),
+          // The library; webgpu-backprop/testing (Node: browser, flags, test-runner presets) and
+          // webgpu-backprop/testing/page (in the page: requireWebGpu), which shares the library's chunk.
+          entry: {
+            'webgpu-backprop': resolve(here, 'src/index.ts'),
+            testing: resolve(here, 'src/testing/index.ts'),
+            'testing-page': resolve(here, 'src/testing/page.ts'),
+          },
           formats: ['es'],
-          fileName: () => 'webgpu-backprop.js',
+          fileName: (_format, name) => `${name}.js`,
+        },
+        rollupOptions: {
+          // The testing entry runs in Node, with the test runners the user installed.
+          // testing-page imports the library by name: the user's copy, not a second one.
+          external: [
+            /^node:/,
+            /^webgpu-backprop$/,
+            '@vitest/browser-playwright',
+            /^playwright/,
+            '@playwright/test',
+            '@sparticuz/chromium',
+          ],
         },
       },
     };
   }
+  // The package's own name, for the code that imports it so (src/testing/page.ts, the examples' tests).
+  const resolveSelf = { alias: [{ find: /^webgpu-backprop$/, replacement: resolve(here, 'src/index.ts') }] };
   // npm start takes the next free port when this one is busy (Vite prints the URL it got). The tests need
   // the port they were given, so test mode is strict (and Playwright's webServer passes --strictPort too).
   const server = {
@@ -51,6 +71,7 @@ export default defineConfig(({ mode }) => {
     // makes Vite re-optimise and invalidate the modules a test page has already loaded.
     return {
       plugins,
+      resolve: resolveSelf,
       root: here,
       server: { ...server, strictPort: true, hmr: false, watch: null },
       preview: server,
@@ -60,6 +81,7 @@ export default defineConfig(({ mode }) => {
   }
   return {
     plugins,
+    resolve: resolveSelf,
     root: resolve(here, 'demo'),
     base: './', // the built demo works from any folder of any static server
     server,

@@ -5,6 +5,7 @@ import { counters, liveBuffers, liveLabels, liveTextures } from './helpers/count
 import { backendProperty, networkProperty } from './property';
 import * as WB from '../../src/index';
 import { compileShader } from '../../src/gpu/shaders';
+import { requireWebGpu } from '../../src/testing/page';
 import { DEFAULT_MATMUL_VARIANT, MATMUL_VARIANTS } from '../../src/gpu/matmul_variants';
 import { allclose } from '../allclose';
 import { accuracy, dataset, rand, spiral } from './helpers/data';
@@ -17,7 +18,8 @@ import {
 } from './helpers/lifecycle';
 import { fuzzFilesOnGpu, hugeLayerOnGpu } from './helpers/files';
 import { fitUnderLimits } from './helpers/memory';
-import { both, gpuBackend, gpuErrors, matmulVariant, subgroupMatmul } from './helpers/ops';
+import * as wasmChecks from '../shared/wasm_backend';
+import { both, gpuBackend, gpuErrors, matmulVariant, subgroupMatmul, underTest, wasmBackend } from './helpers/ops';
 import {
   fitThroughDeviceLoss,
   flatWeights,
@@ -39,6 +41,8 @@ const T = {
   liveTextures,
   liveLabels,
   gpuBackend,
+  wasmBackend,
+  underTest,
   gpuErrors,
   subgroupMatmul,
   /** The matmul variants an autotuner may pick from, by name, and the one used without tuning. */
@@ -59,6 +63,9 @@ const T = {
   leakRounds,
   fuzzFilesOnGpu,
   hugeLayerOnGpu,
+  requireWebGpu,
+  /** The wasm backend's checks shared with the Node tests (test/shared/wasm_backend.ts). */
+  wasmChecks,
 };
 
 declare global {
