@@ -7,7 +7,7 @@ import { WasmBackend, WasmMatrix } from '../src/wasm/backend';
 import { trainerOf } from '../src/network';
 import { mulberry32 } from '../src/random';
 import type { PhaseTimes } from '../src/trainer';
-import type { BenchConfig, BenchMeta, BenchResult, CaseResult, Stats } from './types';
+import type { BenchBackend, BenchConfig, BenchMeta, BenchResult, CaseResult, Stats } from './types';
 
 /** One thing to time on one backend. `flops` is per run; `samples` per run where it means something. */
 interface BenchCase {
@@ -228,6 +228,7 @@ const FIT_STEPS: Record<string, number> = {
 export function allCases(): BenchCase[] {
   return [
     ...[128, 256, 512, 1024, 2048].map((n) => matmulCase(n, n, n, 'A·B', n <= 512)),
+    ...(['Aᵀ·B', 'A·Bᵀ'] as const).map((f) => matmulCase(1024, 1024, 1024, f, false)),
     ...(['A·B', 'Aᵀ·B', 'A·Bᵀ'] as const).map((f) => matmulCase(256, 1024, 1024, f, false)),
     ...[256, 1024, 4096].map((w) => layerCase(w, 256, w === 256)),
     fitCase([784, 256, 10], 256, FIT_STEPS['fit-784-256-10'], true),
@@ -247,8 +248,14 @@ function stats(times: number[]): Stats {
 }
 
 /** Times one case on one backend: warm-up runs, then timed runs until `reps` or the time budget. */
-async function runCase(c: BenchCase, backend: Backend, config: BenchConfig, cpuGflops: number): Promise<CaseResult> {
-  const base = { id: c.id, group: c.group, name: c.name, backend: backend.kind, flops: c.flops };
+async function runCase(
+  c: BenchCase,
+  backend: Backend,
+  label: BenchBackend,
+  config: BenchConfig,
+  cpuGflops: number,
+): Promise<CaseResult> {
+  const base = { id: c.id, group: c.group, name: c.name, backend: label, flops: c.flops };
   const perRun = c.group === 'fit' ? (FIT_STEPS[c.id] ?? 1) : 1;
   if (c.backends && !c.backends.includes(backend.kind)) {
     return { ...base, skipped: `only meaningful on ${c.backends.join(', ')}` };
@@ -324,7 +331,7 @@ export function selectCases(config: BenchConfig): BenchCase[] {
 
 export const DEFAULT_CONFIG: BenchConfig = {
   quick: false,
-  backends: ['webgpu', 'wasm', 'cpu'],
+  backends: ['webgpu', 'wasm', 'wasm1', 'cpu'],
   warmup: 1,
   reps: 5,
   minReps: 3,
@@ -343,9 +350,14 @@ export async function runBenchmark(
   const backends: Backend[] = [];
   let gpuInfo: BenchMeta['adapter'];
   let wasmInfo: BenchMeta['wasm'];
+  const labels = new Map<Backend, BenchBackend>();
   for (const kind of config.backends) {
-    const b = await createBackend(kind, kind === 'webgpu' ? { autotune: config.autotune } : {});
+    const b =
+      kind === 'wasm1'
+        ? await createBackend('wasm', { threads: 1 })
+        : await createBackend(kind, kind === 'webgpu' ? { autotune: config.autotune } : {});
     backends.push(b);
+    labels.set(b, kind);
     if (b instanceof GpuBackend) {
       const l = b.ctx.limits;
       gpuInfo = {
@@ -358,18 +370,25 @@ export async function runBenchmark(
         },
       };
     }
-    if (b instanceof WasmBackend)
+    if (b instanceof WasmBackend && kind === 'wasm')
       wasmInfo = { threads: b.threads, threadsReason: b.threadsReason, relaxedSimd: b.relaxedSimd };
   }
   const cpu = backends.find((b) => b.kind === 'cpu');
   const cpuGflops = cpu ? await calibrateCpu(cpu) : 0;
   const results: CaseResult[] = [];
-  const total = cases.length * backends.length;
+  // One thread of wasm is measured on the matmuls and the big fit step only (what the one-core figures
+  // are about); elsewhere it would double the wasm time and say little more.
+  const wanted = (c: BenchCase, label: BenchBackend) =>
+    label !== 'wasm1' || c.group === 'matmul' || c.id === 'fit-784-1024-1024-10';
+  const labelOf = (b: Backend) => labels.get(b) ?? b.kind;
+  const total = cases.reduce((n, c) => n + backends.filter((b) => wanted(c, labelOf(b))).length, 0);
   let done = 0;
   for (const c of cases) {
     for (const b of backends) {
-      progress(done, total, `${c.name} on ${b.kind}`);
-      results.push(await runCase(c, b, config, cpuGflops));
+      const label = labelOf(b);
+      if (!wanted(c, label)) continue;
+      progress(done, total, `${c.name} on ${label}`);
+      results.push(await runCase(c, b, label, config, cpuGflops));
       done++;
     }
   }

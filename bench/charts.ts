@@ -6,7 +6,7 @@ export interface Series {
   values: (number | undefined)[];
 }
 
-const COLORS = ['#3b6fd8', '#e0803a', '#4aa564'];
+const COLORS = ['#3b6fd8', '#e0803a', '#f2b880', '#4aa564'];
 const esc = (s: string) => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
 
 /** Bars on a log scale (rates span orders of magnitude); missing values are drawn as "skipped". */

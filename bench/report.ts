@@ -7,6 +7,7 @@ import { barChart } from './charts';
 const BACKENDS = [
   ['webgpu', 'WebGPU'],
   ['wasm', 'wasm'],
+  ['wasm1', 'wasm 1 thread'],
   ['cpu', 'CPU ref'],
 ] as const;
 type Kind = (typeof BACKENDS)[number][0];
@@ -31,7 +32,7 @@ export function rows(result: BenchResult): Row[] {
   }
   for (const row of byId.values()) {
     const gpu = row.by.webgpu?.ms?.median;
-    const cpus = (['wasm', 'cpu'] as const).filter((k) => row.by[k]?.ms);
+    const cpus = (['wasm', 'wasm1', 'cpu'] as const).filter((k) => row.by[k]?.ms);
     const best = cpus.sort((a, b) => (row.by[a]?.ms?.median ?? 0) - (row.by[b]?.ms?.median ?? 0))[0];
     if (gpu && best) {
       row.speedup = (row.by[best]?.ms?.median ?? 0) / gpu;
@@ -56,7 +57,7 @@ function present(result: BenchResult) {
 }
 
 const ratio = (row: Row) =>
-  row.speedup ? `${fmt(row.speedup, 1)}× (${row.against === 'cpu' ? 'CPU ref' : row.against})` : '';
+  row.speedup ? `${fmt(row.speedup, 1)}× (${BACKENDS.find(([k]) => k === row.against)?.[1]})` : '';
 
 /** The table's header and rows, as cells. */
 function table(result: BenchResult): { header: string[]; body: string[][] } {

@@ -18,7 +18,7 @@ const { values: args } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
     cases: { type: 'string' },
-    backends: { type: 'string', default: 'webgpu,wasm,cpu' },
+    backends: { type: 'string', default: 'webgpu,wasm,wasm1,cpu' },
     out: { type: 'string', default: resolve(root, 'bench/results') },
     reps: { type: 'string' },
     'no-autotune': { type: 'boolean', default: false },
@@ -27,15 +27,17 @@ const { values: args } = parseArgs({
 });
 if (args.help) {
   console.log(
-    'usage: npm run bench -- [--quick] [--cases <id substrings, comma-separated>] [--backends webgpu,wasm,cpu]\n' +
+    'usage: npm run bench -- [--quick] [--cases <id substrings, comma-separated>] [--backends webgpu,wasm,wasm1,cpu]\n' +
       '                       [--out <dir>] [--reps N] [--no-autotune]',
   );
   process.exit(0);
 }
 const backends = args.backends!.split(',').map((b) => b.trim());
 for (const b of backends) {
-  if (b !== 'webgpu' && b !== 'wasm' && b !== 'cpu') {
-    console.error(`bench: --backends has "${b}" (expected webgpu, wasm and/or cpu, comma-separated)`);
+  if (b !== 'webgpu' && b !== 'wasm' && b !== 'wasm1' && b !== 'cpu') {
+    console.error(
+      `bench: --backends has "${b}" (expected webgpu, wasm, wasm1 (wasm on 1 thread) and/or cpu, comma-separated)`,
+    );
     process.exit(2);
   }
 }

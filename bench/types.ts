@@ -1,10 +1,14 @@
 // Shapes of benchmark configuration and results, shared by the page, the runner and the report.
 
+/** The backends a benchmark can run: 'wasm1' is the wasm backend held to one thread. */
+export type BenchBackend = 'webgpu' | 'wasm' | 'wasm1' | 'cpu';
+
 export interface BenchConfig {
   quick: boolean;
   /** Comma-separated substrings of case ids (e.g. "matmul-ab,fit-784"); all cases when absent. */
   cases?: string;
-  backends: ('webgpu' | 'wasm' | 'cpu')[];
+  /** 'wasm1' is the wasm backend on one thread. */
+  backends: BenchBackend[];
   warmup: number;
   reps: number;
   minReps: number;
@@ -25,7 +29,7 @@ export interface CaseResult {
   id: string;
   group: 'matmul' | 'layer' | 'fit';
   name: string;
-  backend: 'webgpu' | 'wasm' | 'cpu';
+  backend: BenchBackend;
   /** FLOPs of one run (one step for fit cases). */
   flops: number;
   /** Milliseconds per run (per step for fit cases). */

@@ -20,7 +20,7 @@ test('npm run bench on one tiny case writes JSON and an HTML report with charts'
   const files = readdirSync(out).sort();
   expect(files).toHaveLength(2);
   const json = JSON.parse(readFileSync(join(out, files.find((f) => f.endsWith('.json'))!), 'utf8'));
-  expect(json.results.map((r: { backend: string }) => r.backend)).toEqual(['webgpu', 'wasm', 'cpu']);
+  expect(json.results.map((r: { backend: string }) => r.backend)).toEqual(['webgpu', 'wasm', 'wasm1', 'cpu']);
   for (const r of json.results) {
     expect(r.flops).toBe(2 * 128 ** 3);
     expect(r.ms.runs).toBe(2);
@@ -33,7 +33,7 @@ test('npm run bench on one tiny case writes JSON and an HTML report with charts'
   const bars = await page
     .locator('svg.bench-chart rect.bar')
     .evaluateAll((els) => els.map((e) => Number(e.getAttribute('width'))));
-  expect(bars).toHaveLength(3);
+  expect(bars).toHaveLength(4);
   for (const w of bars) expect(w).toBeGreaterThan(0);
   // The report names the adapter it ran on, whatever it is (a software one is marked as such).
   expect(json.meta.adapter.name.length).toBeGreaterThan(0);
