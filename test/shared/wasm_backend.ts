@@ -3,28 +3,9 @@
 // per step, memory reused over create/train/destroy rounds, the 4 GiB limit, and micro-batched and
 // streamed fits against the whole-batch resident one. Each returns plain data for the caller to assert on.
 import type * as Lib from '../../src/index';
-import { mulberry32 } from '../../src/random';
+import { classes } from '../browser/helpers/data';
 
 type WB = typeof Lib;
-
-/** Seeded inputs in [-1, 1) and one-hot targets of a class picked by a fixed random teacher. */
-export function classData(rows: number, inputs: number, classes: number, seed: number) {
-  const next = mulberry32(seed);
-  const x = Float32Array.from({ length: rows * inputs }, () => 2 * next() - 1);
-  const teacher = Float32Array.from({ length: inputs * classes }, () => 2 * next() - 1);
-  const y = new Float32Array(rows * classes);
-  for (let r = 0; r < rows; r++) {
-    let best = 0;
-    let bestScore = -Infinity;
-    for (let c = 0; c < classes; c++) {
-      let s = 0;
-      for (let i = 0; i < inputs; i++) s += x[r * inputs + i] * teacher[i * classes + c];
-      if (s > bestScore) [best, bestScore] = [c, s];
-    }
-    y[r * classes + best] = 1;
-  }
-  return { x, y };
-}
 
 /** A classifier (tanh → relu → softmax, cross-entropy) and a regressor (relu → sigmoid, MSE). */
 export function specs(optimizer: Lib.OptimizerSpec): Lib.NetworkSpec[] {
@@ -67,7 +48,7 @@ export const OPTIMIZERS: Lib.OptimizerSpec[] = [
 export async function threadsAgree(WB: WB, threads: number): Promise<{ difference: string | null; runs: number }> {
   const one = await WB.createBackend('wasm', { threads: 1 });
   const many = await WB.createBackend('wasm', { threads });
-  const { x, y } = classData(101, 13, 5, 9);
+  const { x, y } = classes(101, 13, 5, 9);
   let runs = 0;
   try {
     if (many.threads !== threads) return { difference: `asked for ${threads} threads, got ${many.threads}`, runs };
@@ -112,7 +93,7 @@ export async function threadsAgree(WB: WB, threads: number): Promise<{ differenc
  * and around 20 trainSteps after the first: a step must allocate nothing.
  */
 export async function stepAllocations(WB: WB, backend: Lib.WasmBackend) {
-  const { x, y } = classData(300, 13, 5, 2);
+  const { x, y } = classes(300, 13, 5, 2);
   const [spec] = specs({ type: 'adam', learningRate: 0.01 });
   const marks: Record<string, { allocations: number; bytesInUse: number }[]> = {};
   const mark = () => ({ allocations: backend.memory.allocations, bytesInUse: backend.memory.bytesInUse });
@@ -141,7 +122,7 @@ export async function stepAllocations(WB: WB, backend: Lib.WasmBackend) {
  * rounds and at the end (it grows, never shrinks, so reuse shows as no growth).
  */
 export async function leakRounds(WB: WB, backend: Lib.WasmBackend, rounds: number) {
-  const { x, y } = classData(40, 6, 2, 2);
+  const { x, y } = classes(40, 6, 2, 2);
   const optimizers = OPTIMIZERS.slice(1);
   const modes: Partial<Lib.FitOptions>[] = [{}, { stream: true }, { microBatchSize: 5 }];
   const before = backend.memory.bytesInUse;
@@ -202,7 +183,7 @@ export async function overFourGiB(WB: WB, backend: Lib.WasmBackend) {
  * whole resident batches: the plans, and the largest difference of the final weights.
  */
 export async function planParity(WB: WB) {
-  const { x, y } = classData(400, 13, 5, 4);
+  const { x, y } = classes(400, 13, 5, 4);
   const [spec] = specs({ type: 'adam', learningRate: 0.01 });
   const run = async (options: Lib.BackendOptions, fit: Partial<Lib.FitOptions>) => {
     const backend = await WB.createBackend('wasm', options);

@@ -4,9 +4,9 @@
 // The same checks run in Chromium in test/browser/wasm.spec.ts.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { allclose } from '../allclose';
+import { classes } from '../browser/helpers/data';
 import * as WB from '../../src/index';
 import {
-  classData,
   leakRounds,
   OPTIMIZERS,
   overFourGiB,
@@ -33,7 +33,7 @@ describe('the wasm backend in Node', () => {
 
   it('trains like the CPU reference: every optimizer, cross-entropy and MSE, fit and trainStep', async () => {
     const cpu = await WB.createBackend('cpu');
-    const { x, y } = classData(77, 13, 5, 1);
+    const { x, y } = classes(77, 13, 5, 1);
     for (const optimizer of OPTIMIZERS) {
       for (const spec of specs(optimizer)) {
         const run = async (backend: WB.Backend) => {
