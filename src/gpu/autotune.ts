@@ -51,8 +51,12 @@ export class MatmulTuner {
 
   /** The tuner for a device: the variants that run there, and the untuned defaults. */
   static forContext(ctx: GpuContext, enabled: boolean): MatmulTuner {
-    const subgroups = matmulCandidates(ctx).sg32x32 !== undefined;
-    return new MatmulTuner(ctx, matmulCandidates(ctx), (shape) => defaultMatmulVariant(shape, subgroups), enabled);
+    return new MatmulTuner(
+      ctx,
+      matmulCandidates(ctx.traits),
+      (shape) => defaultMatmulVariant(shape, ctx.traits),
+      enabled,
+    );
   }
 
   #load(): void {
@@ -136,7 +140,7 @@ export class MatmulTuner {
     const best = { name: this.defaultFor(shape), ms: Infinity };
     try {
       for (const [name, tile] of Object.entries(this.candidates)) {
-        if (!worthTiming(tile, shape)) continue;
+        if (!worthTiming(tile, shape, ctx.traits)) continue;
         const d = matmulRecording(
           ctx,
           `autotune.${name}`,
