@@ -33,9 +33,11 @@
 //     read-modify-write of the whole vec4, which would race with the neighbours.
 //   - Double buffering with prefetch: two slab buffers; the loads of slab s+1 are issued into registers
 //     before the multiply of slab s and written to the other buffer after it: one barrier per slab.
-//   - Bounds-free interior: a workgroup whose block lies inside C, with K a multiple of KT (K_FULL), runs
-//     a copy of the loop without clamps or masks; only edge workgroups clamp rows and columns (they feed
-//     outputs that are never stored) and read 0 for k ≥ K.
+//   - Bounds-free interior: a workgroup whose block lies inside C, with K a multiple of KT (K_FULL), loads
+//     its slabs without clamps or masks; only edge workgroups clamp rows and columns (they feed outputs
+//     that are never stored) and read 0 for k ≥ K. The choice is one branch per slab load that every
+//     invocation of the workgroup takes the same way; the multiply is one copy (a second would double
+//     the code, and the compile time, for no gain in the loop that matters).
 //   - vec4 stores of C through the shared epilogue (epilogue4).
 
 override KT: u32 = 8u;  // slab depth, a multiple of 4
@@ -68,29 +70,42 @@ fn operandVec4(isA: bool, e: u32) -> vec4<f32> {
 
 // Unit u of one operand's slab at k0: vec4 q = u % (blk/4) of slab rows 4·kq .. 4·kq+3, kq = u / (blk/4),
 // where blk is BM (A) or BN (B) and o the block's first row (A) or column (B) of C. `along` is the
-// operand's extent along the slab row (M or N); `edge` asks for clamps and zeros past K.
+// operand's extent along the slab row (M or N). Column j of the result is slab row 4·kq + j.
+// `edge` (the same for the whole workgroup, so the branch never diverges) takes the clamped loads.
 fn loadUnit(isA: bool, u: u32, o: u32, k0: u32, along: u32, edge: bool) -> mat4x4<f32> {
-  let K = params.K;
   let blk4 = select(WG_X * TN, WG_Y * TM, isA) / 4u;
   let q = u % blk4;
   let k = k0 + 4u * (u / blk4);
   // Whether the stored rows run along the slab row (Aᵀ stored K×M; B stored K×N) or along k.
   let direct = (isA && TRANSPOSE_A) || (!isA && !TRANSPOSE_B);
+  if (edge) { return edgeUnit(isA, direct, o + 4u * q, k, along); }
   var t: mat4x4<f32>;
   if (direct) {
-    let col = select(o + 4u * q, min(o + 4u * q, along - 4u), edge);
+    for (var j = 0u; j < 4u; j++) { t[j] = operandVec4(isA, ((k + j) * along + o + 4u * q) >> 2u); }
+    return t;
+  }
+  for (var j = 0u; j < 4u; j++) { t[j] = operandVec4(isA, ((o + 4u * q + j) * params.K + k) >> 2u); }
+  return transpose(t);
+}
+
+// loadUnit at the edges: rows and columns past the operand's are clamped (they feed outputs that are
+// never stored) and values of k ≥ K read 0. `at` is the unit's first index along the slab row.
+fn edgeUnit(isA: bool, direct: bool, at: u32, k: u32, along: u32) -> mat4x4<f32> {
+  let K = params.K;
+  var t: mat4x4<f32>;
+  if (direct) {
+    let col = min(at, along - 4u);
     for (var j = 0u; j < 4u; j++) {
-      let row = select(k + j, min(k + j, K - 1u), edge);
-      t[j] = operandVec4(isA, (row * along + col) >> 2u);
-      if (edge) { t[j] = select(vec4<f32>(0.0), t[j], k + j < K); }
+      let v = operandVec4(isA, (min(k + j, K - 1u) * along + col) >> 2u);
+      t[j] = select(vec4<f32>(0.0), v, k + j < K);
     }
     return t;
   }
-  let kc = select(k, min(k, K - 4u), edge);
+  // K % 4 == 0 here (the stored rows are K long and whole vec4s): the 4 values of k stay together.
+  let kc = min(k, K - 4u);
   for (var j = 0u; j < 4u; j++) {
-    let row = select(o + 4u * q + j, min(o + 4u * q + j, along - 1u), edge);
-    t[j] = operandVec4(isA, (row * K + kc) >> 2u);
-    if (edge) { t[j] = select(vec4<f32>(0.0), t[j], k < K); }  // K % 4 == 0: the 4 values of k stay together
+    let v = operandVec4(isA, (min(at + j, along - 1u) * K + kc) >> 2u);
+    t[j] = select(vec4<f32>(0.0), v, k < K);
   }
   return transpose(t);
 }
@@ -197,12 +212,8 @@ fn main_tiled(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_i
   let kBegin = wid.z * depth;
   let kEnd = min(K, kBegin + depth);
   if (kBegin < kEnd) {
-    let inside = K_FULL && m0 + WG_Y * TM <= M && n0 + WG_X * TN <= N;
-    if (inside) {
-      multiplyRange(li, lid.x, lid.y, m0, n0, kBegin, kEnd, false);
-    } else {
-      multiplyRange(li, lid.x, lid.y, m0, n0, kBegin, kEnd, true);
-    }
+    let edge = !(K_FULL && m0 + WG_Y * TM <= M && n0 + WG_X * TN <= N);
+    multiplyRange(li, lid.x, lid.y, m0, n0, kBegin, kEnd, edge);
   }
   let row = m0 + 4u * lid.y;
   let col = n0 + 4u * lid.x;

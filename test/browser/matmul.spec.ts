@@ -38,15 +38,14 @@ const EPILOGUES: Epilogue[] = [
   { name: 'bias+sigmoid', bias: true, activation: 'sigmoid' },
   { name: 'linear', activation: 'linear' },
 ];
-// Every store a variant may run: the forward one with a bias and an activation (tanh too) or bare, and
-// the three training epilogues. Y for the gradient is a tanh output (in (-1, 1)); C starts random.
+// The stores a variant may run, one of each kind: the forward one with a bias and an activation (tanh;
+// the others differ only in activate4, which every kernel shares), and the three training epilogues.
+// Y for the gradient is a sigmoid output (in (0, 1)); C starts random.
 const FUSED_EPILOGUES: Epilogue[] = [
-  { name: 'bias+relu', bias: true, activation: 'relu' },
   { name: 'bias+tanh', bias: true, activation: 'tanh' },
-  { name: 'plain' },
   {
-    name: "dZ = P ⊙ tanh'(Y)",
-    fused: (m, n) => ({ kind: 'grad', activation: 'tanh', y: { rows: m, cols: n, seed: 5 } }),
+    name: "dZ = P ⊙ sigmoid'(Y)",
+    fused: (m, n) => ({ kind: 'grad', activation: 'sigmoid', y: { rows: m, cols: n, seed: 5, lo: 0, hi: 1 } }),
   },
   {
     name: 'SGD with weight decay',
@@ -55,14 +54,12 @@ const FUSED_EPILOGUES: Epilogue[] = [
   { name: 'C += P', fused: (m, n) => ({ kind: 'add', c: { rows: m, cols: n, seed: 7 } }) },
 ];
 /**
- * The fused epilogue of case (form fi, second shape si) of variant vi: the six (fi, si) cases of a
- * variant get all six, in an order that shifts with the variant, so the pairs of form and epilogue
- * differ between variants. (The store runs after the loads, and none of its lines depends on the form.)
+ * The fused epilogue of case c of variant vi: consecutive cases take consecutive epilogues, from an
+ * offset that shifts with the variant, so every variant runs every epilogue and, over the variants,
+ * each form meets each epilogue. (The store runs after the loads; none of its lines depends on the form.)
  */
-const fusedSlot = (vi: number, fi: number, si: number) => FUSED_EPILOGUES[(vi + 2 * fi + si) % FUSED_EPILOGUES.length];
-// Each variant is its own set of pipelines (and the big ones take seconds to compile on SwiftShader), so
-// variants are checked with the fused bias + sigmoid epilogue only, which runs every line of the block
-// and epilogue code; every epilogue, the plain one included, goes through the public path.
+const fusedSlot = (vi: number, c: number) => FUSED_EPILOGUES[(vi + c) % FUSED_EPILOGUES.length];
+
 const VARIANT_EPILOGUES = [EPILOGUES[2]];
 // Keep in step with MATMUL_VARIANTS and DEFAULT_MATMUL_VARIANT in src/gpu/matmul_variants.ts (checked
 // below). The default is what the public path uses for M·N ≥ 128² on SwiftShader (the harness turns
@@ -201,7 +198,7 @@ for (const [vi, variant] of REGISTER_VARIANTS.entries()) {
       }
       const shapes = variant === DEFAULT_VARIANT ? [] : cases(VARIANT_EPILOGUES, RAGGED_VARIANTS);
       if (subgroup) shapes.push(...SUBGROUP_SHAPES[form.name].map((s): [Shape, Epilogue[]] => [s, VARIANT_EPILOGUES]));
-      shapes.push(...[0, 1].map((si): [Shape, Epilogue[]] => [RAGGED_VARIANTS, [fusedSlot(vi, fi, si)]]));
+      shapes.push(...[0, 1].map((si): [Shape, Epilogue[]] => [RAGGED_VARIANTS, [fusedSlot(vi, 2 * fi + si)]]));
       const seen = new Set<boolean>();
       for (const [[m, k, n], epilogues] of shapes) {
         // Where sg32x32 must fall back (neither operand's stored rows a multiple of 4 long), it runs the
@@ -224,27 +221,25 @@ for (const [vi, variant] of REGISTER_VARIANTS.entries()) {
   }
 }
 
-// The tiled variants (one kernel, matmul_tiled.wgsl), one test each, all forms: shapes one block plus
-// a ragged row or four columns more than the variant's block, so a workgroup runs the bounds-free
-// interior loop and the others the clamped edge loop, over two or three slabs (double buffering),
-// with K a multiple of the slab depth or not (the masked tail); each of the six (form, K) cases has
-// its own fused epilogue, so every variant runs every epilogue. t32k is made to split K (3 slices: with
-// these K, 2 whole ones; or 3 with a part-filled last one). Shapes whose rows are not whole vec4s run
-// the r4x4 register tile instead, tested above.
+// The tiled variants (one kernel, matmul_tiled.wgsl), one test each: four products, which take the
+// three forms and the four fused epilogues, on shapes one block plus a ragged row or four columns more
+// than the variant's block, so a workgroup runs the bounds-free interior loads and the others the
+// clamped edge loads, over two or three slabs (double buffering), with K a multiple of the slab depth
+// or not (the masked tail). t32k is made to split K (3 slices: with these K, 2 whole ones; or 3 with a
+// part-filled last one). Shapes whose rows are not whole vec4s run the r4x4 register tile instead.
 for (const [vi, variant] of TILED_VARIANTS.entries()) {
   test(`matmul variant ${variant}: every form, interior and edge blocks, every fused epilogue`, async ({ gpuPage }) => {
     const base = MATMUL_VARIANTS[variant];
     const tile: MatmulTile = base.splitK ? { ...base, splitK: 3 } : base;
     const kt = tile.kt as number;
-    for (const [fi, form] of FORMS.entries()) {
-      for (const si of [0, 1]) {
-        // Aᵀ·B reads A's stored rows (M long) as vec4s: M stays a multiple of 4 there.
-        const m = tile.wgY * tile.tm + (form.transposeA ? 4 : 3);
-        const shape: Shape = [m, 2 * kt + 4 * si, tile.wgX * tile.tn + 4];
-        const r = await checkVariant(gpuPage, tile, shape, form, fusedSlot(vi, fi, si));
-        expect(r.kernel, `${r.what}: kernel`).toBe('matmul_tiled');
-        expect(r.dispatches, `${r.what}: dispatches (split-K adds the sum)`).toBe(base.splitK ? 2 : 1);
-      }
+    for (let c = 0; c < FUSED_EPILOGUES.length; c++) {
+      const form = FORMS[c % FORMS.length];
+      // Aᵀ·B reads A's stored rows (M long) as vec4s: M stays a multiple of 4 there.
+      const m = tile.wgY * tile.tm + (form.transposeA ? 4 : 3);
+      const shape: Shape = [m, 2 * kt + 4 * (c % 2), tile.wgX * tile.tn + 4];
+      const r = await checkVariant(gpuPage, tile, shape, form, fusedSlot(vi, c));
+      expect(r.kernel, `${r.what}: kernel`).toBe('matmul_tiled');
+      expect(r.dispatches, `${r.what}: dispatches (split-K adds the sum)`).toBe(base.splitK ? 2 : 1);
     }
     const r = await checkVariant(gpuPage, variant, [7, 13, 5], FORMS[0], VARIANT_EPILOGUES[0]);
     expect(r.kernel, `${r.what}: kernel`).toBe('matmul');
