@@ -30,6 +30,11 @@ export const MATMUL_VARIANTS: Readonly<Record<string, MatmulTile>> = {
 };
 
 const KiB = 1024;
+/**
+ * Hardware workgroups are whole multiples of this many invocations: the SIMD width of NVIDIA, Apple
+ * and AMD's wave32 (and half of wave64, which the compilers fill with two workgroups or run half-empty).
+ */
+export const MIN_HARDWARE_INVOCATIONS = 32;
 
 /** Workgroup memory a variant needs: the tiled kernel's two slab buffers of A and B. */
 export function workgroupBytes(tile: MatmulTile): number {
@@ -49,10 +54,10 @@ function fits(tile: MatmulTile, t: AdapterTraits): boolean {
  * The candidates for an adapter.
  *   Software (SwiftShader): the register blocks, t64 (so a tuner keeps the staged-slab option it had),
  *   and sg32x32 where subgroups are 4 wide: what was tuned on it.
- *   Hardware: the tiled family and r4x4, never a workgroup that is not a whole number of the adapter's
- *   widest subgroups (so no 16-invocation r16x16), and t128 only from 32 KiB of workgroup storage up:
- *   the 16 KiB tier is where phones and small integrated GPUs sit, whose register files hold 256
- *   invocations × an 8×8 block poorly.
+ *   Hardware: the tiled family and r4x4, each workgroup a whole number of SIMD groups (of 32, or of the
+ *   adapter's narrowest subgroups where those are wider: so never the 16-invocation r16x16), and t128
+ *   only from 32 KiB of workgroup storage up: the 16 KiB tier is where phones and small integrated GPUs
+ *   sit, whose register files hold 256 invocations × an 8×8 block poorly.
  * Then whatever exceeds the adapter's limits is dropped.
  */
 export function matmulCandidates(t: AdapterTraits): Record<string, MatmulTile> {
@@ -63,7 +68,7 @@ export function matmulCandidates(t: AdapterTraits): Record<string, MatmulTile> {
   } else {
     names = ['r4x4', 't32', 't32k', 't64', 't64x128'];
     if (t.maxWorkgroupStorage >= 32 * KiB) names.push('t128');
-    const simd = t.subgroupMaxSize ?? 1;
+    const simd = Math.max(MIN_HARDWARE_INVOCATIONS, t.subgroupMinSize ?? 1);
     names = names.filter((name) => (MATMUL_VARIANTS[name].wgX * MATMUL_VARIANTS[name].wgY) % simd === 0);
   }
   return Object.fromEntries(names.filter((n) => fits(MATMUL_VARIANTS[n], t)).map((n) => [n, MATMUL_VARIANTS[n]]));
@@ -136,13 +141,18 @@ export function defaultMatmulVariant(shape: MatmulShape, t: AdapterTraits): stri
   return candidates.t32 ? 't32' : Object.keys(candidates)[0];
 }
 
+/** At most this share of what a timed variant computes may be padding past the edges of C. */
+const MAX_PADDING = 0.5;
+
 /**
  * Whether a tuner should time a variant on a shape: not when one workgroup of it covers more than the
- * whole output (it would mostly compute padding, and each candidate timed is pipeline compiles, seconds
- * for the big ones on a software adapter), nor a split-K variant that would not split (it is its base).
+ * whole output, nor when more than half of what its grid computes is padding past the edges (it would
+ * lose; and each candidate timed is pipeline compiles, seconds for the big ones on a software adapter),
+ * nor a split-K variant that would not split (it would be timed as its base).
  */
 export function worthTiming(tile: MatmulTile, shape: MatmulShape, t: AdapterTraits): boolean {
   const { rows, cols } = blockOf(tile);
-  if (rows * cols > shape.m * shape.n) return false;
+  const outputs = shape.m * shape.n;
+  if (rows * cols > outputs || gridSize(tile, shape) * rows * cols * (1 - MAX_PADDING) > outputs) return false;
   return !tile.splitK || splitCount(tile, shape, t) > 1;
 }

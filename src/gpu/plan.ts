@@ -8,7 +8,7 @@ import { activationBackwardDispatch } from './kernels/activation';
 import { biasGradDispatch } from './kernels/bias_grad';
 import { columnsDispatch } from './kernels/columns';
 import { matmulRecording } from './kernels/matmul';
-import type { MatmulArgs, MatmulShape, MatmulTile } from './kernels/matmul_args';
+import { type MatmulArgs, type MatmulShape, type MatmulTile, shapeOf } from './kernels/matmul_args';
 import { mseGradDispatch, msePartCount, msePartialDispatch, sumDispatch } from './kernels/mse';
 import { crossEntropyDispatch, softmaxDispatch } from './kernels/softmax';
 import type { GpuLayer } from './params';
@@ -36,7 +36,7 @@ export interface Plan {
 
 export interface PlanInputs {
   ctx: GpuContext;
-  /** The matmul tile to use for a shape (the tuner's choice). */
+  /** The matmul tile to use for a shape, its form and epilogue (the tuner's choice). */
   tileFor: (shape: MatmulShape) => MatmulTile;
   layers: GpuLayer[];
   ws: Workspace;
@@ -55,17 +55,6 @@ export interface PlanInputs {
   loss: Loss;
 }
 
-/** The matmuls a plan for `rows` rows runs (forward; and dW, dA_prev when training), for tuning first. */
-export function planMatmuls(layers: GpuLayer[], rows: number, training: boolean): MatmulShape[] {
-  return layers.flatMap((l, i) =>
-    l.blocks.flatMap(({ cols }) => [
-      { m: rows, k: l.inSize, n: cols },
-      ...(training ? [{ m: l.inSize, k: rows, n: cols, transposeA: true }] : []),
-      ...(training && i > 0 ? [{ m: rows, k: cols, n: l.inSize, transposeB: true }] : []),
-    ]),
-  );
-}
-
 /** Collects recordings in order and everything they own, so a failed build frees what it made. */
 class Recorder {
   readonly recordings: Recording[] = [];
@@ -82,10 +71,7 @@ class Recorder {
   }
 
   matmul(label: string, args: MatmulArgs): Recording {
-    const { m, k, n, transposeA, transposeB } = args;
-    return this.add(
-      matmulRecording(this.inputs.ctx, label, args, this.inputs.tileFor({ m, k, n, transposeA, transposeB })),
-    );
+    return this.add(matmulRecording(this.inputs.ctx, label, args, this.inputs.tileFor(shapeOf(args))));
   }
 
   get dispatches(): Dispatch[] {

@@ -28,11 +28,19 @@ import { evaluate, type InferenceHost, predict } from './infer';
 import { type MatmulShape, writeMatmulRate } from './kernels/matmul_args';
 import { hyperWords, optimizerDispatch } from './kernels/optimizer';
 import { type GpuLayer, ParamBuffers } from './params';
-import { buildPlan, type Plan, planMatmuls } from './plan';
+import { buildPlan, type Plan } from './plan';
 import { profileStep } from './profiler';
 import { makeWorkspace, type Workspace } from './workspace';
 
 const planId = (key: PlanKey) => `${key.rows}/${key.batchRows}${key.add ? '+' : ''}`;
+
+/** A recorded plan and the matmul variants it was recorded with, to tell when tuning made it stale. */
+interface PlanEntry {
+  plan: Plan;
+  /** The tuner's version when `variants` were last compared with its choices. */
+  version: number;
+  variants: { shape: MatmulShape; name: string }[];
+}
 
 /** 0, 1, …, n − 1: the order of a single batch taken as it is. */
 const identity = (n: number) => Uint32Array.from({ length: n }, (_, i) => i);
@@ -45,7 +53,7 @@ export class GpuTrainer implements Trainer, StepHost, InferenceHost {
   private readonly stepLoss: GPUBuffer;
   private readonly lossStaging: GPUBuffer;
   private update: Dispatch[] = [];
-  private readonly plans = new Map<Workspace, Map<string, Plan>>();
+  private readonly plans = new Map<Workspace, Map<string, PlanEntry>>();
   private optimizer: OptimizerConfig;
   readonly loss: Loss;
   private step = 0;
@@ -103,7 +111,7 @@ export class GpuTrainer implements Trainer, StepHost, InferenceHost {
   private workspaceBytes(ws: Workspace | undefined): number {
     if (!ws) return 0;
     const plans = [...(this.plans.get(ws)?.values() ?? [])];
-    return this.ctx.bytesOf([...ws.buffers, ...plans.flatMap((p) => p.resources)]);
+    return this.ctx.bytesOf([...ws.buffers, ...plans.flatMap((p) => p.plan.resources)]);
   }
 
   /** What a summed loss over `rows` rows is divided by for its mean: every output (mse), or every row. */
@@ -166,7 +174,7 @@ export class GpuTrainer implements Trainer, StepHost, InferenceHost {
     if (made.length === 0) return;
     for (const b of made) this.own(b);
     for (const plans of this.plans.values()) {
-      for (const plan of plans.values()) this.free(plan.resources);
+      for (const { plan } of plans.values()) this.free(plan.resources);
       plans.clear();
     }
     this.buildUpdate();
@@ -186,36 +194,70 @@ export class GpuTrainer implements Trainer, StepHost, InferenceHost {
       if (training) this.train = ws;
       else this.infer = ws;
     }
-    // Lets the tuner pick variants for the plans' matmuls before they are recorded (first use only).
-    for (const key of keys) {
-      if (this.plans.get(ws)?.has(planId(key))) continue;
-      for (const shape of planMatmuls(this.layers, key.rows, training)) await this.tuner.tune(shape);
-    }
+    // Recorded now, so that what they allocate is checked here; recording asks the tuner to time the
+    // variants of their matmuls in the background, and meanwhile they run the defaults.
+    for (const key of keys) this.plan(ws, key);
     await this.ctx.checkAllocations();
     return ws;
   }
 
   private dropWorkspace(ws: Workspace): void {
-    for (const plan of this.plans.get(ws)?.values() ?? []) this.free(plan.resources);
+    for (const { plan } of this.plans.get(ws)?.values() ?? []) this.free(plan.resources);
     this.plans.delete(ws);
     this.free(ws.buffers);
     if (ws === this.train) this.train = undefined;
     if (ws === this.infer) this.infer = undefined;
   }
 
+  /**
+   * The plan for `key`, recorded on first use, and again when tuning has since chosen another variant
+   * for one of its matmuls. Dropping the old plan is safe between steps: work already submitted keeps
+   * what it uses alive until it is done, and every step asks for its plans anew.
+   */
   plan(ws: Workspace, key: PlanKey): Plan {
-    const plans = this.plans.get(ws) as Map<string, Plan>;
-    let plan = plans.get(planId(key));
-    if (!plan) {
-      const { ctx, layers, stepLoss } = this;
-      const tileFor = (shape: MatmulShape) => this.tuner.tileFor(shape);
-      const o = this.optimizer;
-      const sgd = o.type === 'sgd' ? { rate: o.learningRate, decay: o.weightDecay } : undefined;
-      plan = buildPlan({ ctx, tileFor, layers, ws, ...key, sgd, stepLoss, loss: this.loss });
-      for (const r of plan.resources) this.own(r);
-      plans.set(planId(key), plan);
+    const plans = this.plans.get(ws) as Map<string, PlanEntry>;
+    const id = planId(key);
+    let entry = plans.get(id);
+    if (entry && this.stale(entry)) {
+      this.free(entry.plan.resources);
+      plans.delete(id);
+      entry = undefined;
     }
-    return plan;
+    if (!entry) {
+      entry = this.record(ws, key);
+      plans.set(id, entry);
+    }
+    return entry.plan;
+  }
+
+  /** Whether the tuner now picks another variant for one of the plan's matmuls. */
+  private stale(entry: PlanEntry): boolean {
+    if (entry.version === this.tuner.version) return false;
+    entry.version = this.tuner.version;
+    return entry.variants.some(({ shape, name }) => this.tuner.variantFor(shape) !== name);
+  }
+
+  private record(ws: Workspace, key: PlanKey): PlanEntry {
+    const { ctx, layers, stepLoss, tuner } = this;
+    const version = tuner.version;
+    const variants: PlanEntry['variants'] = [];
+    const tileFor = (shape: MatmulShape) => {
+      tuner.request(shape);
+      const name = tuner.variantFor(shape);
+      variants.push({ shape, name });
+      return tuner.candidates[name];
+    };
+    const o = this.optimizer;
+    const sgd = o.type === 'sgd' ? { rate: o.learningRate, decay: o.weightDecay } : undefined;
+    const plan = buildPlan({ ctx, tileFor, layers, ws, ...key, sgd, stepLoss, loss: this.loss });
+    for (const r of plan.resources) this.own(r);
+    return { plan, version, variants };
+  }
+
+  /** Internal (tests, benchmark): the matmul variants the plans recorded now use, by name. */
+  matmulVariants(): string[] {
+    const entries = [...this.plans.values()].flatMap((p) => [...p.values()]);
+    return [...new Set(entries.flatMap((e) => e.variants.map((v) => v.name)))];
   }
 
   encodeMicro(pass: GPUComputePassEncoder, plan: Plan, loss: Dispatch): void {
@@ -233,7 +275,9 @@ export class GpuTrainer implements Trainer, StepHost, InferenceHost {
       this.ctx.device.queue.writeBuffer(this.hyper, 0, hyperWords(this.hyperValues()));
       if (this.optimizer.type === 'sgd') {
         const plans = [...this.plans.values()].flatMap((p) => [...p.values()]);
-        for (const r of plans.flatMap((p) => p.sgdMatmuls)) writeMatmulRate(this.ctx, r, this.optimizer.learningRate);
+        for (const r of plans.flatMap((p) => p.plan.sgdMatmuls)) {
+          writeMatmulRate(this.ctx, r, this.optimizer.learningRate);
+        }
       }
       this.hyperDirty = false;
     }

@@ -18,6 +18,7 @@ import {
 import { fuzzFilesOnGpu, hugeLayerOnGpu } from './helpers/files';
 import { fitUnderLimits } from './helpers/memory';
 import { both, gpuBackend, gpuErrors, matmulVariant, subgroupMatmul } from './helpers/ops';
+import { backgroundTuning, timeOnGpu } from './helpers/tuning';
 import {
   fitThroughDeviceLoss,
   flatWeights,
@@ -46,6 +47,8 @@ const T = {
   matmulDefault: DEFAULT_MATMUL_VARIANT,
   both,
   matmulVariant,
+  backgroundTuning,
+  timeOnGpu,
   flatWeights,
   networkParity,
   fitThroughDeviceLoss,
