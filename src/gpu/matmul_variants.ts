@@ -74,10 +74,20 @@ export function matmulCandidates(t: AdapterTraits): Record<string, MatmulTile> {
   return Object.fromEntries(names.filter((n) => fits(MATMUL_VARIANTS[n], t)).map((n) => [n, MATMUL_VARIANTS[n]]));
 }
 
-/** Rows × columns of C one workgroup of a variant computes. */
+/**
+ * Rows × columns of the blocks a variant cuts C into: one workgroup's; for sg32x32 one subgroup's (its
+ * workgroup's subgroups take consecutive blocks of the grid, wrapping from one row of blocks to the next,
+ * so they pad only where a block does).
+ */
 export function blockOf(tile: MatmulTile): { rows: number; cols: number } {
-  if (tile.subgroup) return { rows: tile.tm, cols: tile.tn * tile.wgX };
+  if (tile.subgroup) return { rows: tile.tm, cols: tile.tn * SUBGROUP_WIDTH };
   return { rows: tile.tm * tile.wgY, cols: tile.tn * tile.wgX };
+}
+
+/** Outputs one workgroup of a variant computes. */
+function workgroupOutputs(tile: MatmulTile): number {
+  const { rows, cols } = blockOf(tile);
+  return rows * cols * (tile.subgroup ? tile.wgX / SUBGROUP_WIDTH : 1);
 }
 
 /** Workgroups a variant's grid has for a shape (before any split of K). */
@@ -153,6 +163,8 @@ const MAX_PADDING = 0.5;
 export function worthTiming(tile: MatmulTile, shape: MatmulShape, t: AdapterTraits): boolean {
   const { rows, cols } = blockOf(tile);
   const outputs = shape.m * shape.n;
-  if (rows * cols > outputs || gridSize(tile, shape) * rows * cols * (1 - MAX_PADDING) > outputs) return false;
+  if (workgroupOutputs(tile) > outputs || gridSize(tile, shape) * rows * cols * (1 - MAX_PADDING) > outputs) {
+    return false;
+  }
   return !tile.splitK || splitCount(tile, shape, t) > 1;
 }

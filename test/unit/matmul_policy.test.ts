@@ -163,6 +163,10 @@ describe('what a tuner times', () => {
     expect(worthTiming(MATMUL_VARIANTS.t32k, { m: 32, k: 4096, n: 1024 }, NVIDIA)).toBe(true);
     expect(worthTiming(MATMUL_VARIANTS.t128, { m: 32, k: 4096, n: 1024 }, NVIDIA)).toBe(false); // 3/4 padding
     expect(worthTiming(MATMUL_VARIANTS.t64, { m: 32, k: 4096, n: 1024 }, NVIDIA)).toBe(true); // half
+    // sg32x32: a workgroup covers 32×1024 of C, but as eight 32×128 blocks of the grid, wrapping rows.
+    expect(worthTiming(MATMUL_VARIANTS.sg32x32, { m: 256, k: 256, n: 256 }, SWIFTSHADER)).toBe(true);
+    expect(worthTiming(MATMUL_VARIANTS.sg32x32, { m: 128, k: 64, n: 64 }, SWIFTSHADER)).toBe(false); // 32×128 blocks
+    expect(worthTiming(MATMUL_VARIANTS.sg32x32, { m: 16, k: 64, n: 128 }, SWIFTSHADER)).toBe(false); // > M·N
   });
 
   it('times the real shape where it is affordable, else shrinks K first, keeping every vec4 alignment', () => {
