@@ -11,21 +11,24 @@ import { type AdapterTraits, fixedSubgroupSize, targetWorkgroups } from './trait
  *                 blocks win; r16x16's 16-invocation workgroups would idle half of a hardware SIMD group.
  *   t32           32×32 tile, 8×8 invocations × 4×4 (tfjs / ONNX Runtime Web's matmul_packed shape);
  *                 t32k the same with split-K where the grid is too small for the GPU.
- *   t64           64×64 tile, 8×8 invocations × 8×8, slab depth 8 (gpu.cpp's shape).
- *   t64x128       64×128 tile, 16×8 = 128 invocations × 8×8: two SIMD groups on wave64 hardware.
+ *   t64           64×64 tile, 8×8 invocations × 8×8 (gpu.cpp's shape).
+ *   t64x128       64×128 tile, 16×8 = 128 invocations × 8×8: two SIMD groups on wave64 hardware; its
+ *                 shallow slab (8) is the tuner's option where deep ones lose (short K, Aᵀ·B).
  *   t128          128×128 tile, 16×16 = 256 invocations × 8×8: the most reuse per load, for big outputs.
  *   sg32x32       each 4-lane subgroup computes 32×128 (matmul_sg.wgsl): SwiftShader's own design.
- * All t… variants are one kernel (matmul_tiled.wgsl) with different override constants; each keeps its
- * two slab buffers within 16 KiB, the workgroup storage every WebGPU device has.
+ * All t… variants are one kernel (matmul_tiled.wgsl) with different override constants. Their slabs are
+ * as deep as 16 KiB of two slab buffers allows (the workgroup storage every WebGPU device has), but for
+ * t128, whose 32 KiB only adapters with that much get: deeper slabs mean fewer barriers and longer runs
+ * of each stored row read at once.
  */
 export const MATMUL_VARIANTS: Readonly<Record<string, MatmulTile>> = {
   r4x4: { wgX: 8, wgY: 8, tm: 4, tn: 4 },
   r16x16: { wgX: 4, wgY: 4, tm: 16, tn: 16 },
-  t32: { wgX: 8, wgY: 8, tm: 4, tn: 4, tiled: true, kt: 16 },
-  t32k: { wgX: 8, wgY: 8, tm: 4, tn: 4, tiled: true, kt: 16, splitK: true },
-  t64: { wgX: 8, wgY: 8, tm: 8, tn: 8, tiled: true, kt: 8 },
+  t32: { wgX: 8, wgY: 8, tm: 4, tn: 4, tiled: true, kt: 32 },
+  t32k: { wgX: 8, wgY: 8, tm: 4, tn: 4, tiled: true, kt: 32, splitK: true },
+  t64: { wgX: 8, wgY: 8, tm: 8, tn: 8, tiled: true, kt: 16 },
   t64x128: { wgX: 16, wgY: 8, tm: 8, tn: 8, tiled: true, kt: 8 },
-  t128: { wgX: 16, wgY: 16, tm: 8, tn: 8, tiled: true, kt: 8 },
+  t128: { wgX: 16, wgY: 16, tm: 8, tn: 8, tiled: true, kt: 16 },
   sg32x32: { wgX: 32, wgY: 1, tm: 32, tn: 32, subgroup: true },
 };
 
@@ -56,8 +59,8 @@ function fits(tile: MatmulTile, t: AdapterTraits): boolean {
  *   and sg32x32 where subgroups are 4 wide: what was tuned on it.
  *   Hardware: the tiled family and r4x4, each workgroup a whole number of SIMD groups (of 32, or of the
  *   adapter's narrowest subgroups where those are wider: so never the 16-invocation r16x16), and t128
- *   only from 32 KiB of workgroup storage up: the 16 KiB tier is where phones and small integrated GPUs
- *   sit, whose register files hold 256 invocations × an 8×8 block poorly.
+ *   only from 32 KiB of workgroup storage up: its slabs need that, and the 16 KiB tier is where phones
+ *   and small integrated GPUs sit, whose register files hold 256 invocations × an 8×8 block poorly.
  * Then whatever exceeds the adapter's limits is dropped.
  */
 export function matmulCandidates(t: AdapterTraits): Record<string, MatmulTile> {
@@ -101,16 +104,18 @@ export const MIN_SLICE_DEPTH = 256;
 export const MAX_SPLIT = 16;
 
 /**
- * How many K slices a split-K variant cuts a shape into: as many as bring the grid up to the adapter's
- * target workgroup count, each slice at least MIN_SLICE_DEPTH deep; 1 (no split) where the grid is big
- * enough or K too shallow. A tile with a number for splitK (tests) gets that many, at most one per slab.
+ * How many K slices a split-K variant cuts a shape into: as many as bring the grid up to twice the
+ * adapter's target workgroup count (a slice costs only a write and a read of its M×N partial sums, while
+ * a GPU left with too few workgroups idles), each slice at least MIN_SLICE_DEPTH deep; 1 (no split)
+ * where the grid is big enough or K too shallow. A tile with a number for splitK (tests) gets that many,
+ * at most one per slab.
  */
 export function splitCount(tile: MatmulTile, shape: { m: number; n: number; k: number }, t: AdapterTraits): number {
   if (!tile.splitK) return 1;
   const slabs = Math.ceil(shape.k / (tile.kt ?? 4));
   if (typeof tile.splitK === 'number') return Math.max(1, Math.min(tile.splitK, slabs));
   const grid = gridSize(tile, shape);
-  const target = targetWorkgroups(t);
+  const target = 2 * targetWorkgroups(t);
   if (grid >= target) return 1;
   const wanted = Math.ceil(target / grid);
   return Math.max(1, Math.min(wanted, Math.floor(shape.k / MIN_SLICE_DEPTH), MAX_SPLIT, slabs));
@@ -133,8 +138,7 @@ export const DEFAULT_MATMUL_VARIANT = 'r16x16';
  *   it runs, else r16x16.
  *   Hardware, by an occupancy estimate: the biggest tile whose grid still gives the GPU its target
  *   number of workgroups (traits.ts; t128 needs twice that, as each of its workgroups is four of t64's);
- *   where even t32 falls short (batch-sized M against a wide layer), t32k, which splits K to make up
- *   the difference.
+ *   where even t32 falls short of splitCount's goal (batch-sized M against a wide layer), t32k.
  */
 export function defaultMatmulVariant(shape: MatmulShape, t: AdapterTraits): string {
   const candidates = matmulCandidates(t);

@@ -84,17 +84,21 @@ describe('matmul candidates by adapter', () => {
   });
 
   it('drops what exceeds the limits: workgroup storage, invocations', () => {
-    const small = { ...NVIDIA, maxWorkgroupStorage: 8 * 1024, maxInvocations: 128 };
-    for (const tile of Object.values(matmulCandidates(small))) {
-      expect(workgroupBytes(tile)).toBeLessThanOrEqual(8 * 1024);
-      expect(tile.wgX * tile.wgY).toBeLessThanOrEqual(128);
+    const narrow = { ...NVIDIA, maxInvocations: 64 };
+    expect(names(narrow)).toEqual(['r4x4', 't32', 't32k', 't64']);
+    const small = { ...NVIDIA, maxWorkgroupStorage: 12 * 1024 };
+    expect(names(small)).toEqual(['r4x4', 't64x128']); // the others' slabs take 16 or 32 KiB
+    for (const t of [narrow, small]) {
+      for (const tile of Object.values(matmulCandidates(t))) {
+        expect(workgroupBytes(tile)).toBeLessThanOrEqual(t.maxWorkgroupStorage);
+        expect(tile.wgX * tile.wgY).toBeLessThanOrEqual(t.maxInvocations);
+      }
     }
-    expect(names(small)).toEqual(['r4x4', 't32', 't32k', 't64']); // t64x128's slabs take 12 KiB
   });
 
-  it('every tiled variant fits the 16 KiB every device has, and suits the kernel', () => {
-    for (const tile of Object.values(MATMUL_VARIANTS).filter((t) => t.tiled)) {
-      expect(workgroupBytes(tile)).toBeLessThanOrEqual(16 * 1024);
+  it('every tiled variant but t128 fits the 16 KiB every device has; each suits the kernel', () => {
+    for (const [name, tile] of Object.entries(MATMUL_VARIANTS).filter(([, t]) => t.tiled)) {
+      expect(workgroupBytes(tile)).toBeLessThanOrEqual(name === 't128' ? 32 * 1024 : 16 * 1024);
       expect(() => checkTiledTile(tile)).not.toThrow();
     }
     expect(() => checkTiledTile({ wgX: 8, wgY: 8, tm: 8, tn: 8, tiled: true, kt: 32 })).toThrow(/kt·block/);
@@ -132,10 +136,12 @@ describe('untuned defaults', () => {
     const wide = { m: 32, k: 4096, n: 1024 };
     expect(gridSize(MATMUL_VARIANTS.t32, wide)).toBe(32);
     expect(defaultMatmulVariant(wide, NVIDIA)).toBe('t32k');
-    expect(splitCount(MATMUL_VARIANTS.t32k, wide, NVIDIA)).toBe(3); // 32 workgroups × 3 ≥ 80
+    // Split until twice the target: 32 workgroups × 5 ≥ 160 on the NVIDIA-like GPU, × 2 ≥ 40 on the Apple-like.
+    expect(splitCount(MATMUL_VARIANTS.t32k, wide, NVIDIA)).toBe(5);
     expect(defaultMatmulVariant(wide, AMD)).toBe('t32k');
-    // 32 workgroups already fill the Apple-like GPU's 20.
-    expect(defaultMatmulVariant(wide, APPLE)).toBe('t32');
+    expect(splitCount(MATMUL_VARIANTS.t32k, wide, APPLE)).toBe(2);
+    // 256 workgroups of t32 fill even the NVIDIA-like GPU: no split.
+    expect(defaultMatmulVariant({ m: 64, k: 2048, n: 4096 }, NVIDIA)).toBe('t32');
     // Too shallow to split: each slice would be under MIN_SLICE_DEPTH.
     expect(splitCount(MATMUL_VARIANTS.t32k, { m: 32, k: MIN_SLICE_DEPTH, n: 1024 }, NVIDIA)).toBe(1);
     expect(defaultMatmulVariant({ m: 32, k: 256, n: 1024 }, NVIDIA)).toBe('t32');
@@ -143,8 +149,9 @@ describe('untuned defaults', () => {
 
   it('a split is at most MAX_SPLIT slices and never more than K has slabs; a fixed count is honoured', () => {
     expect(splitCount(MATMUL_VARIANTS.t32k, { m: 4, k: 65536, n: 4 }, NVIDIA)).toBe(16);
-    expect(splitCount({ ...MATMUL_VARIANTS.t32k, splitK: 3 }, { m: 36, k: 36, n: 44 }, SWIFTSHADER)).toBe(3);
-    expect(splitCount({ ...MATMUL_VARIANTS.t32k, splitK: 3 }, { m: 36, k: 20, n: 44 }, SWIFTSHADER)).toBe(2);
+    // t32k's slabs are 32 deep: K = 68 has 3, K = 40 has 2.
+    expect(splitCount({ ...MATMUL_VARIANTS.t32k, splitK: 3 }, { m: 36, k: 68, n: 44 }, SWIFTSHADER)).toBe(3);
+    expect(splitCount({ ...MATMUL_VARIANTS.t32k, splitK: 3 }, { m: 36, k: 40, n: 44 }, SWIFTSHADER)).toBe(2);
     expect(splitCount(MATMUL_VARIANTS.t64, { m: 4, k: 65536, n: 4 }, NVIDIA)).toBe(1);
   });
 
