@@ -2,6 +2,7 @@
 // forward, loss, backward. Built once per batch size and encoded every step. A whole layer's path reads
 // like DESIGN.md's math; a layer split into column blocks (params.ts) takes its own path below.
 import type { Loss } from '../trainer';
+import type { MatmulTuner } from './autotune';
 import type { GpuContext } from './context';
 import { type Dispatch, type GpuResource, type Recording, recording, recordingResources } from './dispatch';
 import { activationBackwardDispatch } from './kernels/activation';
@@ -53,6 +54,37 @@ export interface PlanInputs {
   /** Where a training step's mean loss goes. */
   stepLoss: GPUBuffer;
   loss: Loss;
+}
+
+/** A recorded plan and the matmul variants it was recorded with, to tell when tuning made it stale. */
+export interface PlanEntry {
+  plan: Plan;
+  /** The tuner's version when `variants` were last compared with its choices. */
+  version: number;
+  variants: { shape: MatmulShape; name: string }[];
+}
+
+/**
+ * Records a plan with the tuner's present choices, asking it to tune (in the background) the shape of
+ * every matmul the plan records.
+ */
+export function recordTunedPlan(inputs: Omit<PlanInputs, 'tileFor'>, tuner: MatmulTuner): PlanEntry {
+  const version = tuner.version;
+  const variants: PlanEntry['variants'] = [];
+  const tileFor = (shape: MatmulShape) => {
+    tuner.request(shape);
+    const name = tuner.variantFor(shape);
+    variants.push({ shape, name });
+    return tuner.candidates[name];
+  };
+  return { plan: buildPlan({ ...inputs, tileFor }), version, variants };
+}
+
+/** Whether the tuner now picks another variant for one of the plan's matmuls (compared once per version). */
+export function planIsStale(entry: PlanEntry, tuner: MatmulTuner): boolean {
+  if (entry.version === tuner.version) return false;
+  entry.version = tuner.version;
+  return entry.variants.some(({ shape, name }) => tuner.variantFor(shape) !== name);
 }
 
 /** Collects recordings in order and everything they own, so a failed build frees what it made. */

@@ -25,22 +25,14 @@ import { type Dispatch, encodeDispatch, type GpuResource } from './dispatch';
 import { GpuFitSession, type PlanKey, type StepHost } from './fit';
 import { type GpuFitContext, type GpuFitPlan, planGpuFit, wholeBatchFits } from './fitplan';
 import { evaluate, type InferenceHost, predict } from './infer';
-import { type MatmulShape, writeMatmulRate } from './kernels/matmul_args';
+import { writeMatmulRate } from './kernels/matmul_args';
 import { hyperWords, optimizerDispatch } from './kernels/optimizer';
 import { type GpuLayer, ParamBuffers } from './params';
-import { buildPlan, type Plan } from './plan';
+import { type Plan, type PlanEntry, planIsStale, recordTunedPlan } from './plan';
 import { profileStep } from './profiler';
 import { makeWorkspace, type Workspace } from './workspace';
 
 const planId = (key: PlanKey) => `${key.rows}/${key.batchRows}${key.add ? '+' : ''}`;
-
-/** A recorded plan and the matmul variants it was recorded with, to tell when tuning made it stale. */
-interface PlanEntry {
-  plan: Plan;
-  /** The tuner's version when `variants` were last compared with its choices. */
-  version: number;
-  variants: { shape: MatmulShape; name: string }[];
-}
 
 /** 0, 1, …, n − 1: the order of a single batch taken as it is. */
 const identity = (n: number) => Uint32Array.from({ length: n }, (_, i) => i);
@@ -218,7 +210,7 @@ export class GpuTrainer implements Trainer, StepHost, InferenceHost {
     const plans = this.plans.get(ws) as Map<string, PlanEntry>;
     const id = planId(key);
     let entry = plans.get(id);
-    if (entry && this.stale(entry)) {
+    if (entry && planIsStale(entry, this.tuner)) {
       this.free(entry.plan.resources);
       plans.delete(id);
       entry = undefined;
@@ -230,28 +222,13 @@ export class GpuTrainer implements Trainer, StepHost, InferenceHost {
     return entry.plan;
   }
 
-  /** Whether the tuner now picks another variant for one of the plan's matmuls. */
-  private stale(entry: PlanEntry): boolean {
-    if (entry.version === this.tuner.version) return false;
-    entry.version = this.tuner.version;
-    return entry.variants.some(({ shape, name }) => this.tuner.variantFor(shape) !== name);
-  }
-
   private record(ws: Workspace, key: PlanKey): PlanEntry {
-    const { ctx, layers, stepLoss, tuner } = this;
-    const version = tuner.version;
-    const variants: PlanEntry['variants'] = [];
-    const tileFor = (shape: MatmulShape) => {
-      tuner.request(shape);
-      const name = tuner.variantFor(shape);
-      variants.push({ shape, name });
-      return tuner.candidates[name];
-    };
+    const { ctx, layers, stepLoss } = this;
     const o = this.optimizer;
     const sgd = o.type === 'sgd' ? { rate: o.learningRate, decay: o.weightDecay } : undefined;
-    const plan = buildPlan({ ctx, tileFor, layers, ws, ...key, sgd, stepLoss, loss: this.loss });
-    for (const r of plan.resources) this.own(r);
-    return { plan, version, variants };
+    const entry = recordTunedPlan({ ctx, layers, ws, ...key, sgd, stepLoss, loss: this.loss }, this.tuner);
+    for (const r of entry.plan.resources) this.own(r);
+    return entry;
   }
 
   /** Internal (tests, benchmark): the matmul variants the plans recorded now use, by name. */
