@@ -48,6 +48,19 @@ async function tuned(
 }
 
 /**
+ * A network's first fit() step on one batch, then the wait for the tuning it started in the background
+ * (so no case times a network mid-tuning); names the variants its plans run with from then on.
+ */
+async function settled(backend: Backend, net: Network, x: Float32Array, y: Float32Array, batch: number) {
+  if (!(backend instanceof GpuBackend)) return undefined;
+  const outputs = y.length / (x.length / net.inputSize);
+  await net.fit(x.subarray(0, batch * net.inputSize), y.subarray(0, batch * outputs), { epochs: 1, batchSize: batch });
+  await backend.tuningIdle();
+  const trainer = trainerOf(net) as { matmulVariants?: () => string[] } | undefined;
+  return trainer?.matmulVariants?.().join(', ');
+}
+
+/**
  * Waits until the backend has finished the work that produced `last` (and so all work before it): the GPU
  * queue, or the wasm engine's run (runs execute in order); the CPU backend is synchronous.
  */
@@ -154,16 +167,8 @@ function fitCase(sizes: number[], batch: number, steps: number, quick: boolean):
       const x = random(rows * sizes[0], 7);
       const y = random(rows * sizes[sizes.length - 1], 8);
       const trainer = trainerOf(net);
-      // The matmuls of a step, as the network tunes them on first use: forward, dW, and dX but for layer 0.
-      const shapes = sizes
-        .slice(1)
-        .flatMap((out, l) => [
-          { m: batch, k: sizes[l], n: out },
-          { m: sizes[l], k: batch, n: out, transposeA: true },
-          ...(l > 0 ? [{ m: batch, k: out, n: sizes[l], transposeB: true }] : []),
-        ]);
       return {
-        variant: await tuned(backend, shapes),
+        variant: await settled(backend, net, x, y, batch),
         // One epoch of `steps` steps; the timer's run is divided by `steps` (see runCase).
         run: async () => {
           await net.fit(x, y, { epochs: 1, batchSize: batch });
@@ -204,8 +209,9 @@ function fitDataCase(stream: boolean): BenchCase {
       const x = random(samples * sizes[0], 9);
       const y = random(samples * sizes[2], 10);
       const plan = net.planFit({ samples, batchSize: batch, stream });
+      const variants = await settled(backend, net, x, y, batch);
       return {
-        variant: `${plan.mode}, ${plan.shards} shard(s)`,
+        variant: `${plan.mode}, ${plan.shards} shard(s)${variants ? `; ${variants}` : ''}`,
         run: async () => {
           await net.fit(x, y, { epochs: 1, batchSize: batch, stream });
         },
@@ -367,7 +373,9 @@ export async function runBenchmark(
           maxBufferSize: l.maxBufferSize,
           maxStorageBufferBindingSize: l.maxStorageBufferBindingSize,
           maxComputeWorkgroupStorageSize: l.maxComputeWorkgroupStorageSize,
+          maxComputeInvocationsPerWorkgroup: l.maxComputeInvocationsPerWorkgroup,
         },
+        traits: b.ctx.traits,
       };
     }
     if (b instanceof WasmBackend && kind === 'wasm')

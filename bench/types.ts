@@ -1,4 +1,5 @@
 // Shapes of benchmark configuration and results, shared by the page, the runner and the report.
+import type { AdapterTraits } from '../src/gpu/traits';
 
 /** The backends a benchmark can run: 'wasm1' is the wasm backend held to one thread. */
 export type BenchBackend = 'webgpu' | 'wasm' | 'wasm1' | 'cpu';
@@ -47,7 +48,11 @@ export interface BenchMeta {
   date: string;
   userAgent: string;
   browserVersion?: string;
-  adapter?: { name: string; features: string[]; limits: Record<string, number> };
+  /**
+   * The WebGPU adapter: its name, features and limits, and the traits the matmul policy goes by
+   * (src/gpu/traits.ts), so a report from another GPU says what its defaults and candidates were.
+   */
+  adapter?: { name: string; features: string[]; limits: Record<string, number>; traits?: AdapterTraits };
   /** The wasm backend's threads (and why that many) and instruction set. */
   wasm?: { threads: number; threadsReason: string; relaxedSimd: boolean };
   cpuCalibrationGflops: number;

@@ -29,17 +29,14 @@
 //   otherwise it is four scalar loads (the buffers are padded to 16 bytes, so nothing reads past the end).
 //   K_ALIGNED: K is a multiple of 4, so the masking along K (a select per load) is left out; the
 //   dispatch's K is fixed, so the pipeline can know.
-// SHARED (for real GPUs): the workgroup first stages a KT-deep slab of A and B in workgroup memory, and
-//   invocations read their tiles from there. On SwiftShader it is slower: a read from workgroup memory is
-//   a per-lane gather too, and each barrier switches coroutines.
+// For GPUs with fast workgroup memory, matmul_tiled.wgsl computes the same product from slabs staged
+//   there; it shares this file's constants and epilogue (epilogue4).
 // Needs activation_fns.wgsl.
 
 override WG_X: u32 = 8u;
 override WG_Y: u32 = 8u;
 override TM: u32 = 4u;
 override TN: u32 = 4u;
-override SHARED: bool = false;
-override KT: u32 = 16u;  // depth of the SHARED slab, a multiple of 4
 override TRANSPOSE_A: bool = false;
 override TRANSPOSE_B: bool = false;
 override ALIGNED_A: bool = false;
@@ -77,11 +74,6 @@ var<private> acc4: array<mat4x4<f32>, 8>;
 var<private> acc5: array<mat4x4<f32>, 8>;
 var<private> acc6: array<mat4x4<f32>, 8>;
 var<private> acc7: array<mat4x4<f32>, 8>;
-
-// The SHARED slab: KT columns of opA(A) for the workgroup's WG_Y·TM rows, KT rows of opB(B) for its
-// WG_X·TN columns, each laid out as the operand is stored so that filling it takes vec4 loads.
-var<workgroup> slabA: array<vec4<f32>, select(1u, WG_Y * TM * KT / 4u, SHARED)>;
-var<workgroup> slabB: array<vec4<f32>, select(1u, WG_X * TN * KT / 4u, SHARED)>;
 
 // Stored X[row, col .. col+3] of a rows×cols matrix X (a when isA, else b). Rows and columns past the
 // edge are clamped, except along K (kRow: the row index is k; kCol: the columns are) where they read 0.
@@ -130,52 +122,21 @@ fn tileB(k: u32, n: u32) -> mat4x4<f32> {
                      load4(false, k + 2u, n, K, N, true, false), load4(false, k + 3u, n, K, N, true, false));
 }
 
-// The same tiles from the SHARED slab; m, n are relative to the workgroup's block, k to the slab.
-fn slabTileA(m: u32, k: u32) -> mat4x4<f32> {
-  if (TRANSPOSE_A) {
-    let w = WG_Y * TM / 4u;
-    return transpose(mat4x4<f32>(slabA[k * w + m / 4u], slabA[(k + 1u) * w + m / 4u],
-                                 slabA[(k + 2u) * w + m / 4u], slabA[(k + 3u) * w + m / 4u]));
-  }
-  return mat4x4<f32>(slabA[m * (KT / 4u) + k / 4u], slabA[(m + 1u) * (KT / 4u) + k / 4u],
-                     slabA[(m + 2u) * (KT / 4u) + k / 4u], slabA[(m + 3u) * (KT / 4u) + k / 4u]);
-}
-
-fn slabTileB(k: u32, n: u32) -> mat4x4<f32> {
-  if (TRANSPOSE_B) {
-    return transpose(mat4x4<f32>(slabB[n * (KT / 4u) + k / 4u], slabB[(n + 1u) * (KT / 4u) + k / 4u],
-                                 slabB[(n + 2u) * (KT / 4u) + k / 4u], slabB[(n + 3u) * (KT / 4u) + k / 4u]));
-  }
-  let w = WG_X * TN / 4u;
-  return mat4x4<f32>(slabB[k * w + n / 4u], slabB[(k + 1u) * w + n / 4u],
-                     slabB[(k + 2u) * w + n / 4u], slabB[(k + 3u) * w + n / 4u]);
-}
-
-fn stepTileA(m: u32, k: u32, fromSlab: bool) -> mat4x4<f32> {
-  if (fromSlab) { return slabTileA(m, k); }
-  return tileA(m, k);
-}
-
-fn stepTileB(k: u32, n: u32, fromSlab: bool) -> mat4x4<f32> {
-  if (fromSlab) { return slabTileB(k, n); }
-  return tileB(k, n);
-}
-
-// Loads this step's tiles for the block at (m, n), from global memory or (fromSlab) the SHARED slab.
-fn loadTiles(m: u32, n: u32, k: u32, fromSlab: bool) {
-  ta[0] = stepTileA(m, k, fromSlab);
-  if (TM > 4u) { ta[1] = stepTileA(m + 4u, k, fromSlab); }
-  if (TM > 8u) { ta[2] = stepTileA(m + 8u, k, fromSlab); ta[3] = stepTileA(m + 12u, k, fromSlab); }
+// Loads this step's tiles for the block at (m, n).
+fn loadTiles(m: u32, n: u32, k: u32) {
+  ta[0] = tileA(m, k);
+  if (TM > 4u) { ta[1] = tileA(m + 4u, k); }
+  if (TM > 8u) { ta[2] = tileA(m + 8u, k); ta[3] = tileA(m + 12u, k); }
   if (TM > 16u) {
-    ta[4] = stepTileA(m + 16u, k, fromSlab); ta[5] = stepTileA(m + 20u, k, fromSlab);
-    ta[6] = stepTileA(m + 24u, k, fromSlab); ta[7] = stepTileA(m + 28u, k, fromSlab);
+    ta[4] = tileA(m + 16u, k); ta[5] = tileA(m + 20u, k);
+    ta[6] = tileA(m + 24u, k); ta[7] = tileA(m + 28u, k);
   }
-  tb[0] = stepTileB(k, n, fromSlab);
-  if (TN > 4u) { tb[1] = stepTileB(k, n + 4u, fromSlab); }
-  if (TN > 8u) { tb[2] = stepTileB(k, n + 8u, fromSlab); tb[3] = stepTileB(k, n + 12u, fromSlab); }
+  tb[0] = tileB(k, n);
+  if (TN > 4u) { tb[1] = tileB(k, n + 4u); }
+  if (TN > 8u) { tb[2] = tileB(k, n + 8u); tb[3] = tileB(k, n + 12u); }
   if (TN > 16u) {
-    tb[4] = stepTileB(k, n + 16u, fromSlab); tb[5] = stepTileB(k, n + 20u, fromSlab);
-    tb[6] = stepTileB(k, n + 24u, fromSlab); tb[7] = stepTileB(k, n + 28u, fromSlab);
+    tb[4] = tileB(k, n + 16u); tb[5] = tileB(k, n + 20u);
+    tb[6] = tileB(k, n + 24u); tb[7] = tileB(k, n + 28u);
   }
 }
 
@@ -210,21 +171,24 @@ fn c4(e: u32, count: u32) -> vec4<f32> {
   return vec4<f32>(c[min(e, last)], c[min(e + 1u, last)], c[min(e + 2u, last)], c[min(e + 3u, last)]);
 }
 
+// What the store writes for p = P[row, n .. n+3], given `prior`: Y there (EPI_GRAD) or C's current values
+// (EPI_SGD, EPI_ADD; unused otherwise) and the bias of those columns (EPI_FORWARD with HAS_BIAS, else 0).
+// Shared by every matmul kernel, so each epilogue is written once.
+fn epilogue4(p: vec4<f32>, prior: vec4<f32>, bias4: vec4<f32>) -> vec4<f32> {
+  if (EPILOGUE == EPI_GRAD) { return p * activateGrad4(ACTIVATION, prior); }
+  if (EPILOGUE == EPI_SGD) { return prior - params.lr * (p + params.wd * prior); }
+  if (EPILOGUE == EPI_ADD) { return prior + p; }
+  return activate4(ACTIVATION, p + bias4);
+}
+
 // Row `row` of C from p = P[row, n .. n+3] through the epilogue; columns from N on are not stored.
 fn storeRow4(p: vec4<f32>, row: u32, n: u32, M: u32, N: u32, bias4: vec4<f32>) {
   if (row >= M) { return; }
   let e = row * N + n;
-  var v: vec4<f32>;
-  if (EPILOGUE == EPI_GRAD) {
-    v = p * activateGrad4(ACTIVATION, aux4(e, M * N));
-  } else if (EPILOGUE == EPI_SGD) {
-    let w = c4(e, M * N);
-    v = w - params.lr * (p + params.wd * w);
-  } else if (EPILOGUE == EPI_ADD) {
-    v = c4(e, M * N) + p;
-  } else {
-    v = activate4(ACTIVATION, p + bias4);
-  }
+  var prior = vec4<f32>(0.0);
+  if (EPILOGUE == EPI_GRAD) { prior = aux4(e, M * N); }
+  if (EPILOGUE == EPI_SGD || EPILOGUE == EPI_ADD) { prior = c4(e, M * N); }
+  let v = epilogue4(p, prior, bias4);
   c[e] = v.x;
   if (n + 1u < N) { c[e + 1u] = v.y; }
   if (n + 2u < N) { c[e + 2u] = v.z; }
@@ -263,63 +227,14 @@ fn storeTiles(m: u32, n: u32) {
   }
 }
 
-// SHARED: stage opA(A)[m0 .., k0 .. k0+KT) and opB(B)[k0 .., n0 ..) for the workgroup's block; k past K
-// reads 0 (load4 alone would clamp it when K is aligned).
-fn fillSlab(m0: u32, n0: u32, k0: u32, lid: u32) {
-  let M = params.M;
-  let N = params.N;
-  let K = params.K;
-  let count = WG_X * WG_Y;
-  let bm = WG_Y * TM;
-  let bn = WG_X * TN;
-  for (var i = lid; i < bm * KT / 4u; i += count) {
-    if (TRANSPOSE_A) {
-      let k = k0 + i / (bm / 4u);
-      slabA[i] = select(vec4<f32>(0.0), load4(true, k, m0 + 4u * (i % (bm / 4u)), K, M, true, false), k < K);
-    } else {
-      let k = k0 + 4u * (i % (KT / 4u));
-      slabA[i] = select(vec4<f32>(0.0), load4(true, m0 + i / (KT / 4u), k, M, K, false, true), k < K);
-    }
-  }
-  for (var i = lid; i < bn * KT / 4u; i += count) {
-    if (TRANSPOSE_B) {
-      let k = k0 + 4u * (i % (KT / 4u));
-      slabB[i] = select(vec4<f32>(0.0), load4(false, n0 + i / (KT / 4u), k, N, K, false, true), k < K);
-    } else {
-      let k = k0 + i / (bn / 4u);
-      slabB[i] = select(vec4<f32>(0.0), load4(false, k, n0 + 4u * (i % (bn / 4u)), K, N, true, false), k < K);
-    }
-  }
-}
-
 @compute @workgroup_size(WG_X, WG_Y, 1)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
-        @builtin(workgroup_id) wid: vec3<u32>) {
-  let K = params.K;
-  if (SHARED) {
-    // Every invocation takes part in filling the slab, even one whose block lies outside C.
-    let m0 = wid.y * WG_Y * TM;
-    let n0 = wid.x * WG_X * TN;
-    let ml = lid.y * TM;
-    let nl = lid.x * TN;
-    for (var k0 = 0u; k0 < K; k0 += KT) {
-      fillSlab(m0, n0, k0, lid.y * WG_X + lid.x);
-      workgroupBarrier();
-      for (var k = 0u; k < KT; k += 4u) {
-        loadTiles(ml, nl, k, true);
-        multiplyTiles();
-      }
-      workgroupBarrier();
-    }
-    storeTiles(m0 + ml, n0 + nl);
-  } else {
-    let m0 = gid.y * TM;
-    let n0 = gid.x * TN;
-    if (m0 >= params.M || n0 >= params.N) { return; }
-    for (var k = 0u; k < K; k += 4u) {
-      loadTiles(m0, n0, k, false);
-      multiplyTiles();
-    }
-    storeTiles(m0, n0);
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let m0 = gid.y * TM;
+  let n0 = gid.x * TN;
+  if (m0 >= params.M || n0 >= params.N) { return; }
+  for (var k = 0u; k < params.K; k += 4u) {
+    loadTiles(m0, n0, k);
+    multiplyTiles();
   }
+  storeTiles(m0, n0);
 }

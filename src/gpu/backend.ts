@@ -22,7 +22,7 @@ import {
   checkSameShape,
   matmulShape,
 } from '../validate';
-import { MatmulTuner } from './autotune';
+import type { MatmulTuner } from './autotune';
 import { GpuContext } from './context';
 import { paramLayout } from './params';
 import { openDevice } from './device';
@@ -30,9 +30,11 @@ import { type Dispatch, type Recording, recording, recordingResources } from './
 import { activationBackwardDispatch, activationDispatch } from './kernels/activation';
 import { biasGradDispatch } from './kernels/bias_grad';
 import { matmulRecording } from './kernels/matmul';
+import { type MatmulArgs, type MatmulShape, shapeOf } from './kernels/matmul_args';
 import { mseFinishDispatch, mseGradDispatch, msePartCount, msePartialDispatch, sumDispatch } from './kernels/mse';
 import { crossEntropyDispatch, softmaxBackwardDispatch, softmaxDispatch } from './kernels/softmax';
 import { hyperWords, optimizerDispatch } from './kernels/optimizer';
+import { deviceTuner } from './matmul_timing';
 import { GpuTrainer } from './trainer';
 
 export class GpuMatrix extends BaseMatrix {
@@ -79,7 +81,7 @@ export class GpuBackend implements TrainingBackend, WebGpuBackend {
     private readonly options: BackendOptions,
   ) {
     this.limits = { maxBufferSize: ctx.limits.maxBufferSize, maxStorageBufferBindingSize: ctx.bindingLimit };
-    this.#tuner = MatmulTuner.forContext(ctx, options.autotune ?? true);
+    this.#tuner = deviceTuner(ctx, options.autotune ?? true);
   }
 
   static async create(options: BackendOptions = {}): Promise<GpuBackend> {
@@ -125,16 +127,30 @@ export class GpuBackend implements TrainingBackend, WebGpuBackend {
     const old = this.ctx;
     const opened = await openDevice(this.options.powerPreference);
     this.ctx = await GpuContext.create(opened, this.options.onError, this.options);
-    this.#tuner = MatmulTuner.forContext(this.ctx, this.options.autotune ?? true);
+    this.#tuner = deviceTuner(this.ctx, this.options.autotune ?? true);
     old.destroy();
   }
 
   /**
-   * Internal (benchmark): tunes the matmul variant for this shape class now, as a network does on first
-   * use, and returns the chosen variant's name. Eager matmul() uses tuned choices but never waits to tune.
+   * Internal (benchmark): tunes the matmul variant for this shape class now, as a network does in the
+   * background on first use, and returns the chosen variant's name. Eager matmul() uses tuned choices
+   * but never asks for tuning.
    */
-  tuneMatmul(shape: { m: number; k: number; n: number; transposeA?: boolean; transposeB?: boolean }): Promise<string> {
+  tuneMatmul(shape: MatmulShape): Promise<string> {
     return this.#tuner.tune(shape);
+  }
+
+  /** Internal (benchmark, tests): resolves when the background tuning asked for so far is done. */
+  tuningIdle(): Promise<void> {
+    return this.#tuner.idle();
+  }
+
+  /**
+   * Internal (tests): replaces the matmul tuner, e.g. with one whose timings are injected. Networks
+   * created afterwards use it.
+   */
+  useTuner(make: (ctx: GpuContext) => MatmulTuner): void {
+    this.#tuner = make(this.ctx);
   }
 
   private arg(op: string, name: string, m: unknown): GpuMatrix {
@@ -167,14 +183,20 @@ export class GpuBackend implements TrainingBackend, WebGpuBackend {
     const bias = opts.bias === undefined ? undefined : this.arg('matmul', 'bias', opts.bias);
     const { m, k, n } = matmulShape(ma, mb, opts);
     const c = this.output('matmul', m, n);
-    const shape = { m, n, k, transposeA: opts.transposeA, transposeB: opts.transposeB };
-    const args = { a: ma.buffer, b: mb.buffer, c: c.buffer, bias: bias?.buffer, ...shape, scratch: true };
-    const product = matmulRecording(
-      this.ctx,
-      c.label,
-      { ...args, activation: opts.activation },
-      this.#tuner.tileFor(shape),
-    );
+    const args: MatmulArgs = {
+      a: ma.buffer,
+      b: mb.buffer,
+      c: c.buffer,
+      bias: bias?.buffer,
+      m,
+      n,
+      k,
+      transposeA: opts.transposeA,
+      transposeB: opts.transposeB,
+      activation: opts.activation,
+      scratch: true,
+    };
+    const product = matmulRecording(this.ctx, c.label, args, this.#tuner.tileFor(shapeOf(args)));
     // softmax is row-wise: the matmul stores the logits, then they become probabilities in place.
     const softmax =
       opts.activation === 'softmax' ? [softmaxDispatch(this.ctx, `${c.label}.softmax`, c.buffer, m, n)] : [];

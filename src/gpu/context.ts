@@ -8,6 +8,7 @@ import type { OpenedDevice } from './device';
 import { type BindingKind, encodeDispatch, type GpuResource, paddedBytes, type Recording } from './dispatch';
 import { Pipelines } from './pipelines';
 import type { ShaderName } from './shaders';
+import type { AdapterTraits } from './traits';
 
 /** Bindings that some pipeline variants leave unused: a matmul without bias, SGD's optimizer state. */
 const DUMMY_ROLES = ['bias', 'state1', 'state2'] as const;
@@ -35,6 +36,8 @@ export class GpuContext {
   readonly textures = new Set<GPUTexture>();
   /** The subgroup width when the device has 'subgroups' and the adapter reports one fixed width. */
   readonly subgroupSize?: number;
+  /** The adapter as the matmul policy sees it (traits.ts). */
+  readonly traits: AdapterTraits;
   readonly #pipelines: Pipelines;
   #dummies = new Map<string, GPUBuffer>();
   #scratch?: GPUTexture;
@@ -64,6 +67,7 @@ export class GpuContext {
     );
     this.memoryBudget = options.memoryBudget ?? Infinity;
     this.subgroupSize = opened.subgroupSize;
+    this.traits = opened.traits;
     this.device.addEventListener('uncapturederror', (event) => {
       const { error } = event as GPUUncapturedErrorEvent;
       const kind = error.constructor.name.replace(/^GPU/, '');
@@ -342,6 +346,11 @@ export class GpuContext {
   /** The pipeline for one entry point with the given override constants; compiled once, then cached. */
   pipeline(shader: ShaderName, entryPoint: string, kinds: BindingKind[], constants: Record<string, number>) {
     return this.#pipelines.pipeline(shader, entryPoint, kinds, constants);
+  }
+
+  /** Compiles what `dryRun` would ask for off the queue's path first (Pipelines.precompile). */
+  precompile(dryRun: () => void): Promise<void> {
+    return this.#pipelines.precompile(dryRun);
   }
 
   bindGroup(label: string, kinds: BindingKind[], resources: (GPUBuffer | GPUTexture)[]): GPUBindGroup {

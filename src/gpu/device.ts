@@ -1,6 +1,7 @@
 // Opening a WebGPU device: finds the adapter, asks for its largest buffer limits, and when any step fails
 // says exactly which one in a WebGpuUnavailableError. It does not create buffers or pipelines.
 import { WebGpuUnavailableError } from '../errors';
+import { type AdapterInfoLike, type AdapterTraits, adapterTraits } from './traits';
 
 export interface OpenedDevice {
   adapter: GPUAdapter;
@@ -9,6 +10,8 @@ export interface OpenedDevice {
   adapterName: string;
   /** The subgroup width when the device has 'subgroups' and the adapter reports one fixed width. */
   subgroupSize?: number;
+  /** What the matmul policy goes by (matmul_variants.ts). */
+  traits: AdapterTraits;
 }
 
 /** The limits we raise to the adapter's maximum: big layers need big buffers and bindings. */
@@ -64,5 +67,9 @@ export async function openDevice(powerPreference?: GPUPowerPreference): Promise<
     info.subgroupMinSize === info.subgroupMaxSize
       ? info.subgroupMinSize
       : undefined;
-  return { adapter, device, adapterName, subgroupSize };
+  const traits = adapterTraits(info as AdapterInfoLike, device.limits, {
+    subgroups: device.features.has('subgroups'),
+    timestamps: device.features.has('timestamp-query'),
+  });
+  return { adapter, device, adapterName, subgroupSize, traits };
 }

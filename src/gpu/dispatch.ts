@@ -36,14 +36,16 @@ export interface BufferCopy {
 }
 
 /**
- * What a kernel wrapper records: dispatches to encode in order inside one pass, the textures it made
- * for them (freed with it), and copies that must run before the pass (eager ops only: a training step
- * is one pass).
+ * What a kernel wrapper records: dispatches to encode in order inside one pass, the textures and
+ * scratch buffers it made for them (freed with it), and copies that must run before the pass (eager ops
+ * only: a training step is one pass).
  */
 export interface Recording {
   dispatches: Dispatch[];
   textures: GPUTexture[];
   copies: (TextureCopy | BufferCopy)[];
+  /** Buffers only its own dispatches use (a split-K matmul's partial products). */
+  scratch?: GPUBuffer[];
 }
 
 export function recording(...dispatches: Dispatch[]): Recording {
@@ -52,7 +54,7 @@ export function recording(...dispatches: Dispatch[]): Recording {
 
 /** Everything a recording owns: free these when it is dropped. */
 export function recordingResources(r: Recording): GpuResource[] {
-  return [...r.dispatches.map((d) => d.uniform), ...r.textures];
+  return [...r.dispatches.map((d) => d.uniform), ...r.textures, ...(r.scratch ?? [])];
 }
 
 export function encodeDispatch(pass: GPUComputePassEncoder, d: Dispatch): void {

@@ -2,13 +2,14 @@
 // forward, loss, backward. Built once per batch size and encoded every step. A whole layer's path reads
 // like DESIGN.md's math; a layer split into column blocks (params.ts) takes its own path below.
 import type { Loss } from '../trainer';
+import type { MatmulTuner } from './autotune';
 import type { GpuContext } from './context';
 import { type Dispatch, type GpuResource, type Recording, recording, recordingResources } from './dispatch';
 import { activationBackwardDispatch } from './kernels/activation';
 import { biasGradDispatch } from './kernels/bias_grad';
 import { columnsDispatch } from './kernels/columns';
 import { matmulRecording } from './kernels/matmul';
-import type { MatmulArgs, MatmulShape, MatmulTile } from './kernels/matmul_args';
+import { type MatmulArgs, type MatmulShape, type MatmulTile, shapeOf } from './kernels/matmul_args';
 import { mseGradDispatch, msePartCount, msePartialDispatch, sumDispatch } from './kernels/mse';
 import { crossEntropyDispatch, softmaxDispatch } from './kernels/softmax';
 import type { GpuLayer } from './params';
@@ -36,7 +37,7 @@ export interface Plan {
 
 export interface PlanInputs {
   ctx: GpuContext;
-  /** The matmul tile to use for a shape (the tuner's choice). */
+  /** The matmul tile to use for a shape, its form and epilogue (the tuner's choice). */
   tileFor: (shape: MatmulShape) => MatmulTile;
   layers: GpuLayer[];
   ws: Workspace;
@@ -55,15 +56,35 @@ export interface PlanInputs {
   loss: Loss;
 }
 
-/** The matmuls a plan for `rows` rows runs (forward; and dW, dA_prev when training), for tuning first. */
-export function planMatmuls(layers: GpuLayer[], rows: number, training: boolean): MatmulShape[] {
-  return layers.flatMap((l, i) =>
-    l.blocks.flatMap(({ cols }) => [
-      { m: rows, k: l.inSize, n: cols },
-      ...(training ? [{ m: l.inSize, k: rows, n: cols, transposeA: true }] : []),
-      ...(training && i > 0 ? [{ m: rows, k: cols, n: l.inSize, transposeB: true }] : []),
-    ]),
-  );
+/** A recorded plan and the matmul variants it was recorded with, to tell when tuning made it stale. */
+export interface PlanEntry {
+  plan: Plan;
+  /** The tuner's version when `variants` were last compared with its choices. */
+  version: number;
+  variants: { shape: MatmulShape; name: string }[];
+}
+
+/**
+ * Records a plan with the tuner's present choices, asking it to tune (in the background) the shape of
+ * every matmul the plan records.
+ */
+export function recordTunedPlan(inputs: Omit<PlanInputs, 'tileFor'>, tuner: MatmulTuner): PlanEntry {
+  const version = tuner.version;
+  const variants: PlanEntry['variants'] = [];
+  const tileFor = (shape: MatmulShape) => {
+    tuner.request(shape);
+    const name = tuner.variantFor(shape);
+    variants.push({ shape, name });
+    return tuner.candidates[name];
+  };
+  return { plan: buildPlan({ ...inputs, tileFor }), version, variants };
+}
+
+/** Whether the tuner now picks another variant for one of the plan's matmuls (compared once per version). */
+export function planIsStale(entry: PlanEntry, tuner: MatmulTuner): boolean {
+  if (entry.version === tuner.version) return false;
+  entry.version = tuner.version;
+  return entry.variants.some(({ shape, name }) => tuner.variantFor(shape) !== name);
 }
 
 /** Collects recordings in order and everything they own, so a failed build frees what it made. */
@@ -82,10 +103,7 @@ class Recorder {
   }
 
   matmul(label: string, args: MatmulArgs): Recording {
-    const { m, k, n, transposeA, transposeB } = args;
-    return this.add(
-      matmulRecording(this.inputs.ctx, label, args, this.inputs.tileFor({ m, k, n, transposeA, transposeB })),
-    );
+    return this.add(matmulRecording(this.inputs.ctx, label, args, this.inputs.tileFor(shapeOf(args))));
   }
 
   get dispatches(): Dispatch[] {

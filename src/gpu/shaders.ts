@@ -9,6 +9,7 @@ import columns from '../../shaders/columns.wgsl?raw';
 import gather from '../../shaders/gather.wgsl?raw';
 import matmul from '../../shaders/matmul.wgsl?raw';
 import matmulSg from '../../shaders/matmul_sg.wgsl?raw';
+import matmulTiled from '../../shaders/matmul_tiled.wgsl?raw';
 import mse from '../../shaders/mse.wgsl?raw';
 import optimizer from '../../shaders/optimizer.wgsl?raw';
 import pack from '../../shaders/pack.wgsl?raw';
@@ -29,6 +30,8 @@ export const SHADERS = {
   matmul: [fns, { file: 'matmul.wgsl', code: matmul }],
   // Its `enable subgroups;` must come first; it reuses matmul.wgsl's tile registers, multiply and store.
   matmul_sg: [{ file: 'matmul_sg.wgsl', code: matmulSg }, fns, { file: 'matmul.wgsl', code: matmul }],
+  // Reuses matmul.wgsl's constants, bindings a, b, params and its epilogue.
+  matmul_tiled: [fns, { file: 'matmul.wgsl', code: matmul }, { file: 'matmul_tiled.wgsl', code: matmulTiled }],
   mse: [fns, { file: 'mse.wgsl', code: mse }],
   optimizer: [{ file: 'optimizer.wgsl', code: optimizer }],
   pack: [{ file: 'pack.wgsl', code: pack }],

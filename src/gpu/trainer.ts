@@ -25,10 +25,10 @@ import { type Dispatch, encodeDispatch, type GpuResource } from './dispatch';
 import { GpuFitSession, type PlanKey, type StepHost } from './fit';
 import { type GpuFitContext, type GpuFitPlan, planGpuFit, wholeBatchFits } from './fitplan';
 import { evaluate, type InferenceHost, predict } from './infer';
-import { type MatmulShape, writeMatmulRate } from './kernels/matmul_args';
+import { writeMatmulRate } from './kernels/matmul_args';
 import { hyperWords, optimizerDispatch } from './kernels/optimizer';
 import { type GpuLayer, ParamBuffers } from './params';
-import { buildPlan, type Plan, planMatmuls } from './plan';
+import { type Plan, type PlanEntry, planIsStale, recordTunedPlan } from './plan';
 import { profileStep } from './profiler';
 import { makeWorkspace, type Workspace } from './workspace';
 
@@ -45,7 +45,7 @@ export class GpuTrainer implements Trainer, StepHost, InferenceHost {
   private readonly stepLoss: GPUBuffer;
   private readonly lossStaging: GPUBuffer;
   private update: Dispatch[] = [];
-  private readonly plans = new Map<Workspace, Map<string, Plan>>();
+  private readonly plans = new Map<Workspace, Map<string, PlanEntry>>();
   private optimizer: OptimizerConfig;
   readonly loss: Loss;
   private step = 0;
@@ -103,7 +103,7 @@ export class GpuTrainer implements Trainer, StepHost, InferenceHost {
   private workspaceBytes(ws: Workspace | undefined): number {
     if (!ws) return 0;
     const plans = [...(this.plans.get(ws)?.values() ?? [])];
-    return this.ctx.bytesOf([...ws.buffers, ...plans.flatMap((p) => p.resources)]);
+    return this.ctx.bytesOf([...ws.buffers, ...plans.flatMap((p) => p.plan.resources)]);
   }
 
   /** What a summed loss over `rows` rows is divided by for its mean: every output (mse), or every row. */
@@ -166,7 +166,7 @@ export class GpuTrainer implements Trainer, StepHost, InferenceHost {
     if (made.length === 0) return;
     for (const b of made) this.own(b);
     for (const plans of this.plans.values()) {
-      for (const plan of plans.values()) this.free(plan.resources);
+      for (const { plan } of plans.values()) this.free(plan.resources);
       plans.clear();
     }
     this.buildUpdate();
@@ -186,36 +186,55 @@ export class GpuTrainer implements Trainer, StepHost, InferenceHost {
       if (training) this.train = ws;
       else this.infer = ws;
     }
-    // Lets the tuner pick variants for the plans' matmuls before they are recorded (first use only).
-    for (const key of keys) {
-      if (this.plans.get(ws)?.has(planId(key))) continue;
-      for (const shape of planMatmuls(this.layers, key.rows, training)) await this.tuner.tune(shape);
-    }
+    // Recorded now, so that what they allocate is checked here; recording asks the tuner to time the
+    // variants of their matmuls in the background, and meanwhile they run the defaults.
+    for (const key of keys) this.plan(ws, key);
     await this.ctx.checkAllocations();
     return ws;
   }
 
   private dropWorkspace(ws: Workspace): void {
-    for (const plan of this.plans.get(ws)?.values() ?? []) this.free(plan.resources);
+    for (const { plan } of this.plans.get(ws)?.values() ?? []) this.free(plan.resources);
     this.plans.delete(ws);
     this.free(ws.buffers);
     if (ws === this.train) this.train = undefined;
     if (ws === this.infer) this.infer = undefined;
   }
 
+  /**
+   * The plan for `key`, recorded on first use, and again when tuning has since chosen another variant
+   * for one of its matmuls. Dropping the old plan is safe between steps: work already submitted keeps
+   * what it uses alive until it is done, and every step asks for its plans anew.
+   */
   plan(ws: Workspace, key: PlanKey): Plan {
-    const plans = this.plans.get(ws) as Map<string, Plan>;
-    let plan = plans.get(planId(key));
-    if (!plan) {
-      const { ctx, layers, stepLoss } = this;
-      const tileFor = (shape: MatmulShape) => this.tuner.tileFor(shape);
-      const o = this.optimizer;
-      const sgd = o.type === 'sgd' ? { rate: o.learningRate, decay: o.weightDecay } : undefined;
-      plan = buildPlan({ ctx, tileFor, layers, ws, ...key, sgd, stepLoss, loss: this.loss });
-      for (const r of plan.resources) this.own(r);
-      plans.set(planId(key), plan);
+    const plans = this.plans.get(ws) as Map<string, PlanEntry>;
+    const id = planId(key);
+    let entry = plans.get(id);
+    if (entry && planIsStale(entry, this.tuner)) {
+      this.free(entry.plan.resources);
+      plans.delete(id);
+      entry = undefined;
     }
-    return plan;
+    if (!entry) {
+      entry = this.record(ws, key);
+      plans.set(id, entry);
+    }
+    return entry.plan;
+  }
+
+  private record(ws: Workspace, key: PlanKey): PlanEntry {
+    const { ctx, layers, stepLoss } = this;
+    const o = this.optimizer;
+    const sgd = o.type === 'sgd' ? { rate: o.learningRate, decay: o.weightDecay } : undefined;
+    const entry = recordTunedPlan({ ctx, layers, ws, ...key, sgd, stepLoss, loss: this.loss }, this.tuner);
+    for (const r of entry.plan.resources) this.own(r);
+    return entry;
+  }
+
+  /** Internal (tests, benchmark): the matmul variants the plans recorded now use, by name. */
+  matmulVariants(): string[] {
+    const entries = [...this.plans.values()].flatMap((p) => [...p.values()]);
+    return [...new Set(entries.flatMap((e) => e.variants.map((v) => v.name)))];
   }
 
   encodeMicro(pass: GPUComputePassEncoder, plan: Plan, loss: Dispatch): void {
@@ -233,7 +252,9 @@ export class GpuTrainer implements Trainer, StepHost, InferenceHost {
       this.ctx.device.queue.writeBuffer(this.hyper, 0, hyperWords(this.hyperValues()));
       if (this.optimizer.type === 'sgd') {
         const plans = [...this.plans.values()].flatMap((p) => [...p.values()]);
-        for (const r of plans.flatMap((p) => p.sgdMatmuls)) writeMatmulRate(this.ctx, r, this.optimizer.learningRate);
+        for (const r of plans.flatMap((p) => p.plan.sgdMatmuls)) {
+          writeMatmulRate(this.ctx, r, this.optimizer.learningRate);
+        }
       }
       this.hyperDirty = false;
     }

@@ -20,6 +20,7 @@ import { fuzzFilesOnGpu, hugeLayerOnGpu } from './helpers/files';
 import { fitUnderLimits } from './helpers/memory';
 import * as wasmChecks from '../shared/wasm_backend';
 import { both, gpuBackend, gpuErrors, matmulVariant, subgroupMatmul, underTest, wasmBackend } from './helpers/ops';
+import { backgroundTuning, timeOnGpu } from './helpers/tuning';
 import {
   fitThroughDeviceLoss,
   flatWeights,
@@ -50,6 +51,8 @@ const T = {
   matmulDefault: DEFAULT_MATMUL_VARIANT,
   both,
   matmulVariant,
+  backgroundTuning,
+  timeOnGpu,
   flatWeights,
   networkParity,
   fitThroughDeviceLoss,

@@ -35,13 +35,24 @@ export interface MatmulArgs {
   scratch?: boolean;
 }
 
-/** The shape of a product op(A)·op(B): M×K · K×N, and its form. */
+/** Which store a matmul runs (EPILOGUE in matmul.wgsl), by name. */
+export type EpilogueKind = 'forward' | 'grad' | 'sgd' | 'add';
+
+/**
+ * The shape of a product op(A)·op(B): M×K · K×N, its form, and what its store does (a tuner times each
+ * epilogue as it is used: the fused training ones read and write more than a plain store).
+ */
 export interface MatmulShape {
   m: number;
   k: number;
   n: number;
   transposeA?: boolean;
   transposeB?: boolean;
+  /** 'forward' when absent. */
+  epilogue?: EpilogueKind;
+  /** The forward epilogue's bias and f, or the f whose derivative the 'grad' epilogue applies. */
+  bias?: boolean;
+  activation?: Activation;
 }
 
 /** EPILOGUE in matmul.wgsl: the plain or fused-forward store, dZ_prev from dA, or the SGD step. */
@@ -61,6 +72,15 @@ export function epilogueOf(args: MatmulArgs): number {
   return args.add ? EPI_ADD : EPI_FORWARD;
 }
 
+const EPILOGUE_KIND: EpilogueKind[] = ['forward', 'grad', 'sgd', 'add'];
+
+/** The shape, form and epilogue of a matmul's arguments. */
+export function shapeOf(args: MatmulArgs): MatmulShape {
+  const { m, k, n, transposeA, transposeB, activation } = args;
+  const epilogue = EPILOGUE_KIND[epilogueOf(args)];
+  return { m, k, n, transposeA, transposeB, epilogue, bias: args.bias !== undefined, activation };
+}
+
 /** The params uniform {M, N, K, lr, wd}. */
 export function paramsWords(m: number, n: number, k: number, sgd?: { rate: number; decay: number }): ArrayBuffer {
   const words = Uint32Array.of(m, n, k, 0, 0, 0, 0, 0);
@@ -76,22 +96,25 @@ export function writeMatmulRate(ctx: GpuContext, r: Recording, lr: number): void
 }
 
 /**
- * How the work is cut: wgX × wgY invocations per workgroup, each computing a tm × tn block of C
- * (4, 8, 16 or 32 each). shared: stage a kt-deep slab of A and B in workgroup memory first (for GPUs
- * with fast workgroup memory; kt is a multiple of 4, 16 by default).
+ * How the work is cut: wgX × wgY invocations per workgroup, each computing a tm × tn block of C.
+ *   Register kernel (matmul.wgsl main): tm, tn ∈ {4, 8, 16, 32}, straight from global memory.
+ *   tiled (matmul_tiled.wgsl): tm, tn ∈ {4, 8}; the workgroup stages kt-deep slabs of A and B in
+ *     workgroup memory (for GPUs where that memory is fast). splitK: where the tile grid would leave the
+ *     GPU partly idle, K is cut into slices whose partial products are summed after (the count comes from
+ *     the adapter's traits, matmul_variants.ts).
+ *   subgroup (matmul_sg.wgsl): each subgroup of 4 lanes computes tm × 4·tn of C, sharing its rows of A
+ *     through subgroupBroadcast and reading B from a texture that a pack dispatch fills first; wgX/4
+ *     subgroups per workgroup (wgY is 1). Only where subgroups are exactly SUBGROUP_WIDTH wide.
  */
 export interface MatmulTile {
   wgX: number;
   wgY: number;
   tm: 4 | 8 | 16 | 32;
   tn: 4 | 8 | 16 | 32;
-  shared?: boolean;
+  tiled?: boolean;
   kt?: number;
-  /**
-   * matmul_sg.wgsl: each subgroup of 4 lanes computes tm × 4·tn of C, sharing its rows of A through
-   * subgroupBroadcast and reading B from a texture that a pack dispatch fills first; wgX/4 subgroups
-   * per workgroup (wgY is 1). Only where subgroups are exactly SUBGROUP_WIDTH wide.
-   */
+  /** true: split as the adapter needs; a number: exactly that many slices (tests). */
+  splitK?: boolean | number;
   subgroup?: boolean;
 }
 

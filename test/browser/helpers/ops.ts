@@ -4,7 +4,7 @@
 import * as WB from '../../../src/index';
 import type { Backend, Matrix } from '../../../src/index';
 import type { GpuBackend, GpuMatrix } from '../../../src/gpu/backend';
-import { recordingResources } from '../../../src/gpu/dispatch';
+import { type Recording, recordingResources } from '../../../src/gpu/dispatch';
 import { matmulRecording } from '../../../src/gpu/kernels/matmul';
 import type { MatmulTile } from '../../../src/gpu/kernels/matmul_args';
 import { subgroupMatmulRuns } from '../../../src/gpu/kernels/matmul_sg';
@@ -93,42 +93,6 @@ export async function runOp(
   }
 }
 
-export interface MatmulForm {
-  transposeA?: boolean;
-  transposeB?: boolean;
-  activation?: WB.Activation;
-}
-
-export const tileOf = (variant: string | MatmulTile): MatmulTile => {
-  const tile = typeof variant === 'string' ? MATMUL_VARIANTS[variant] : variant;
-  if (!tile) throw new Error(`harness: unknown matmul variant ${String(variant)}`);
-  return tile;
-};
-
-/**
- * Runs matmulDispatch with an explicit variant (bypassing the backend's choice) on inputs already on
- * the GPU; returns the output buffer and its uniform for the caller to free.
- */
-export function dispatchMatmul(
-  g: GpuBackend,
-  tile: MatmulTile,
-  ms: Matrix[],
-  m: number,
-  k: number,
-  n: number,
-  form: MatmulForm,
-) {
-  const c = g.ctx.storage(`matmul ${m}×${k}×${n}.c`, m * n);
-  const [a, b, bias] = ms as GpuMatrix[];
-  const d = matmulRecording(
-    g.ctx,
-    c.label,
-    { a: a.buffer, b: b.buffer, bias: bias?.buffer, c, m, n, k, ...form },
-    tile,
-  );
-  return { c, d };
-}
-
 /**
  * Runs op on the backend under test (WebGPU or wasm) and on the CPU reference with identical inputs and
  * compares them here, in the page (shipping large arrays to the test process costs more than the op).
@@ -141,9 +105,47 @@ export async function both(op: string, inputs: InputSpec[], extra: Record<string
   const cpuOut = await runOp(cpu, op, inputs, extra);
   return { n: gpuOut.length, problem: allclose(gpuOut, cpuOut, tol) };
 }
+export interface MatmulForm {
+  transposeA?: boolean;
+  transposeB?: boolean;
+  activation?: WB.Activation;
+}
+
 /**
- * matmul with one named variant (or an explicit tile) on the GPU against the CPU backend's matmul.
- * inputs: a, b and optionally the 1×N bias, stored as the form needs them.
+ * A training epilogue instead of the forward store: dZ_prev = P ⊙ f'(Y) with Y from `y`; the SGD step
+ * C −= rate · (P + decay · C) or the micro-batch sum C += P, C starting from `c`.
+ */
+export type FusedEpilogue =
+  | { kind: 'grad'; activation: WB.Activation; y: InputSpec }
+  | { kind: 'sgd'; rate: number; decay: number; c: InputSpec }
+  | { kind: 'add'; c: InputSpec };
+
+export const tileOf = (variant: string | MatmulTile): MatmulTile => {
+  const tile = typeof variant === 'string' ? MATMUL_VARIANTS[variant] : variant;
+  if (!tile) throw new Error(`harness: unknown matmul variant ${String(variant)}`);
+  return tile;
+};
+
+const randOf = (s: InputSpec) => rand(s.rows * s.cols, s.seed, s.lo, s.hi);
+
+/** The CPU reference of a fused epilogue applied to the product p (the CPU backend's ops where it has them). */
+async function cpuEpilogue(cpu: WB.Backend, p: Float32Array, m: number, n: number, epi: FusedEpilogue) {
+  if (epi.kind === 'grad') {
+    const y = cpu.matrix(m, n, randOf(epi.y));
+    const dy = cpu.matrix(m, n, p);
+    return cpu.activationBackward(epi.activation, y, dy).read();
+  }
+  const c = randOf(epi.c);
+  if (epi.kind === 'add') return c.map((w, i) => w + p[i]);
+  return c.map((w, i) => w - epi.rate * (p[i] + epi.decay * w));
+}
+
+/**
+ * matmul with one named variant (or an explicit tile) on the GPU, bypassing the backend's choice,
+ * against the CPU backend. inputs: a, b and optionally the 1×N bias, stored as the form needs them;
+ * `fused`: a training epilogue instead of the forward store. Returns, besides the comparison, which
+ * kernel ran its last dispatch (a variant falls back on shapes or devices it does not take) and how many
+ * dispatches it recorded.
  */
 export async function matmulVariant(
   variant: string | MatmulTile,
@@ -153,24 +155,45 @@ export async function matmulVariant(
   inputs: InputSpec[],
   form: MatmulForm,
   tol: Tolerance,
+  fused?: FusedEpilogue,
 ) {
   const g = (await gpuBackend()) as GpuBackend;
-  const ms = inputs.map((s) => g.matrix(s.rows, s.cols, rand(s.rows * s.cols, s.seed, s.lo, s.hi)));
-  const { c, d } = dispatchMatmul(g, tileOf(variant), ms, m, k, n, form);
-  // Which kernel ran: a variant falls back to the default on shapes or devices it does not take.
-  const main = d.dispatches[d.dispatches.length - 1].pipeline.label;
-  const kernel = main.split('.')[0];
-  const swapped = main.includes('"TRANSPOSE_C":1');
+  const ms = inputs.map((s) => g.matrix(s.rows, s.cols, randOf(s))) as GpuMatrix[];
+  const start = fused && fused.kind !== 'grad' ? randOf(fused.c) : undefined;
+  const c = g.ctx.storage(`matmul ${m}×${k}×${n}.c`, m * n, start);
+  const y = fused?.kind === 'grad' ? g.ctx.storage('matmul.y', m * n, randOf(fused.y)) : undefined;
+  const args = {
+    a: ms[0].buffer,
+    b: ms[1].buffer,
+    bias: ms[2]?.buffer,
+    c,
+    m,
+    n,
+    k,
+    ...form,
+    ...(fused?.kind === 'grad' ? { derivativeOf: y, activation: fused.activation } : {}),
+    ...(fused?.kind === 'sgd' ? { sgd: { rate: fused.rate, decay: fused.decay } } : {}),
+    ...(fused?.kind === 'add' ? { add: true } : {}),
+  };
+  let d: Recording | undefined;
   let gpuOut: Float32Array;
   try {
+    d = matmulRecording(g.ctx, c.label, args, tileOf(variant));
     g.ctx.submit('matmulVariant', [d]);
     gpuOut = await g.ctx.read(c, m * n);
   } finally {
-    g.ctx.release(c);
-    for (const r of recordingResources(d)) g.ctx.release(r);
+    for (const r of [c, ...(y ? [y] : []), ...(d ? recordingResources(d) : [])]) g.ctx.release(r);
     for (const x of ms) x.dispose();
   }
+  const main = d.dispatches[d.dispatches.length - 1].pipeline.label;
   const cpu = await WB.createBackend('cpu');
-  const cpuOut = await runOp(cpu, 'matmul', inputs, { ...form });
-  return { n: gpuOut.length, problem: allclose(gpuOut, cpuOut, tol), kernel, swapped };
+  const product = await runOp(cpu, 'matmul', inputs, fused ? { ...form, activation: undefined } : { ...form });
+  const cpuOut = fused ? await cpuEpilogue(cpu, product, m, n, fused) : product;
+  return {
+    n: gpuOut.length,
+    problem: allclose(gpuOut, cpuOut, tol),
+    kernel: main.split('.')[0],
+    swapped: main.includes('"TRANSPOSE_C":1'),
+    dispatches: d.dispatches.length,
+  };
 }
