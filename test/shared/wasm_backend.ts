@@ -74,7 +74,9 @@ export async function threadsAgree(WB: WB, threads: number): Promise<{ differenc
             while (a[i] === b[i]) i++;
             const what = `${spec.layers.map((l) => l.activation).join('→')} ${JSON.stringify(optimizer)} ${JSON.stringify(fit)}`;
             return {
-              difference: `${what}: 1 thread …${a.slice(i - 40, i + 40)}… vs ${threads}: …${b.slice(i - 40, i + 40)}…`,
+              difference:
+                `${what}, run ${runs}: 1 thread …${a.slice(Math.max(0, i - 60), i + 60)}… vs ${threads}: ` +
+                `…${b.slice(Math.max(0, i - 60), i + 60)}…`,
               runs,
             };
           }

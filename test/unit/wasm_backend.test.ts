@@ -22,7 +22,8 @@ beforeAll(async () => {
 });
 afterAll(() => wasm.destroy());
 
-describe('the wasm backend in Node', () => {
+// Worker threads share the cores with the other test files: generous timeouts, these are not timing tests.
+describe('the wasm backend in Node', { timeout: 30_000 }, () => {
   it('runs on 2 worker threads and says how it was set up', () => {
     expect(wasm.kind).toBe('wasm');
     expect(wasm.threads).toBe(2);
