@@ -33,6 +33,7 @@ export interface WasmFitHost {
     update: boolean,
   ): { program: WasmProgram; ws: WasmWorkspace };
   beforeStep(slot: number): void;
+  dropGatherPrograms(): void;
   lossCount(rows: number): number;
   copySnapshot(): Snapshot;
 }
@@ -218,6 +219,8 @@ export class WasmFitSession implements FitSession {
   }
 
   end(): void {
+    // Programs are cached by shape; those that gather from this fit's data must not outlive it.
+    if (this.data) this.t.dropGatherPrograms();
     this.t.release(this.made);
     this.made.length = 0;
   }

@@ -235,6 +235,19 @@ export class WasmTrainer implements Trainer {
     this.disposePrograms();
   }
 
+  /**
+   * Forgets the programs that gather from a resident fit's data (their keys end in a non-zero gather count):
+   * that data is freed when its fit ends, and the next fit's lies elsewhere.
+   */
+  dropGatherPrograms(): void {
+    for (const [key, program] of this.programs) {
+      if (!key.endsWith(':0')) {
+        program.dispose();
+        this.programs.delete(key);
+      }
+    }
+  }
+
   private disposePrograms(): void {
     for (const program of this.programs.values()) program.dispose();
     this.programs.clear();

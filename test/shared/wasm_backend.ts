@@ -181,8 +181,9 @@ export async function overFourGiB(WB: WB, backend: Lib.WasmBackend) {
 }
 
 /**
- * Micro-batches (asked for, and forced by a small memoryBudget) and streamed data against the same fit with
- * whole resident batches: the plans, and the largest difference of the final weights.
+ * Micro-batches (asked for, and forced by a small memoryBudget) and streamed data against the same fits with
+ * whole resident batches (two fits of one network, on 400 rows then 300): the second fit's plans and losses,
+ * and the largest difference of the final weights.
  */
 export async function planParity(WB: WB) {
   const { x, y } = classes(400, 13, 5, 4);
@@ -191,7 +192,14 @@ export async function planParity(WB: WB) {
     const backend = await WB.createBackend('wasm', options);
     const net = new WB.Network(backend, spec);
     try {
-      const h = await net.fit(x, y, { epochs: 2, batchSize: 64, seed: 3, ...fit });
+      await net.fit(x, y, { epochs: 2, batchSize: 64, seed: 3, ...fit });
+      // A second fit of the same network on other data: nothing of the first fit's may be reused.
+      const h = await net.fit(x.subarray(0, 300 * 13), y.subarray(0, 300 * 5), {
+        epochs: 1,
+        batchSize: 64,
+        seed: 4,
+        ...fit,
+      });
       const w = (await net.getWeights()).flatMap((l) => [...l.weights, ...l.bias]);
       return { plan: h.plan, loss: h.loss, w };
     } finally {
