@@ -330,9 +330,15 @@ export function selectCases(config: BenchConfig): BenchCase[] {
       ?.split(',')
       .map((f) => f.trim())
       .filter(Boolean) ?? [];
-  return allCases().filter(
-    (c) => (!config.quick || c.quick) && (filters.length === 0 || filters.some((f) => c.id.includes(f))),
-  );
+  const all = allCases().filter((c) => !config.quick || c.quick);
+  const chosen = all.filter((c) => filters.length === 0 || filters.some((f) => c.id.includes(f)));
+  if (chosen.length === 0) {
+    throw new Error(
+      `bench: --cases "${config.cases}" matches no case id${config.quick ? ' of --quick' : ''} ` +
+        `(ids: ${all.map((c) => c.id).join(', ')})`,
+    );
+  }
+  return chosen;
 }
 
 export const DEFAULT_CONFIG: BenchConfig = {

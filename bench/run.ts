@@ -64,7 +64,7 @@ const browser = await playwright.launch({
   args: chromium.args,
   headless: true,
 });
-let result: BenchResult;
+let result: BenchResult | undefined;
 try {
   const page = await browser.newPage();
   page.on('pageerror', (e) => console.error(`page error: ${e.message}`));
@@ -79,12 +79,20 @@ try {
   });
   await page.goto(`${url}bench.html`);
   await page.waitForFunction(() => 'runBenchmark' in window);
-  result = await page.evaluate((cfg) => window.runBenchmark(cfg, window.benchProgress), config);
-  result.meta.browserVersion = `Chromium ${browser.version()}`;
+  try {
+    result = await page.evaluate((cfg) => window.runBenchmark(cfg, window.benchProgress), config);
+  } catch (e) {
+    // A bad option found in the page (no case matches --cases): its message, without a stack.
+    const message = (e as Error).message.replace(/^page\.evaluate: (Error: )?/, '');
+    if (!message.startsWith('bench:')) throw e;
+    console.error(message.split('\n')[0]);
+  }
+  if (result) result.meta.browserVersion = `Chromium ${browser.version()}`;
 } finally {
   await browser.close();
   await server.close();
 }
+if (!result) process.exit(2);
 
 const adapter = result.meta.adapter?.name ?? 'none';
 const software = /swiftshader/i.test(adapter) ? ' (SwiftShader: software on the CPU, not a real GPU)' : '';

@@ -42,6 +42,7 @@ import {
   NR,
 } from '../layout';
 import { activate1, activate4, activateGrad1, activateGrad4, madd } from './math';
+import { PACK_GROUP, packA, packBGroup } from './pack';
 import { barrier, nextTask } from './sync';
 
 // The micro-kernel and the packing below are written out for 5×8: 10 accumulators + 2 B vectors + one
@@ -106,121 +107,6 @@ function ukernel(kc: i32, a: usize, b: usize, acc: usize, ldacc: usize, out: usi
   v128.store(out + 3 * ldout, c31, 16);
   v128.store(out + 4 * ldout, c40);
   v128.store(out + 4 * ldout, c41, 16);
-}
-
-/**
- * Packs rows [r0, r0 + MR) of opA(A) (m rows, k columns) into `dst` as [k][MR], rows past m as zeros.
- * A is m×k with row length lda, or with transA k×m, read in place.
- */
-function packA(dst: usize, a: usize, lda: usize, transA: bool, r0: i32, m: i32, k: i32): void {
-  const rows = min(MR, m - r0);
-  if (transA) {
-    // Row kk of the stored A holds opA(A)[r0.., kk] contiguously: a straight copy per k.
-    let src = a + ((<usize>r0) << 2);
-    const step = lda << 2;
-    if (rows === MR) {
-      for (let kk = 0; kk < k; kk++) {
-        v128.store(dst, v128.load(src));
-        store<f32>(dst, load<f32>(src, 16), 16);
-        src += step;
-        dst += MR << 2;
-      }
-    } else {
-      for (let kk = 0; kk < k; kk++) {
-        for (let r = 0; r < MR; r++)
-          store<f32>(dst + ((<usize>r) << 2), r < rows ? load<f32>(src + ((<usize>r) << 2)) : 0);
-        src += step;
-        dst += MR << 2;
-      }
-    }
-    return;
-  }
-  // Rows of A are contiguous along k: read 4 k-steps of rows 0–3 and transpose them in registers.
-  const row0 = a + ((<usize>r0 * lda) << 2);
-  const ld = lda << 2;
-  let kk = 0;
-  if (rows === MR) {
-    for (; kk + 4 <= k; kk += 4) {
-      const p = row0 + ((<usize>kk) << 2);
-      const x0 = v128.load(p);
-      const x1 = v128.load(p + ld);
-      const x2 = v128.load(p + 2 * ld);
-      const x3 = v128.load(p + 3 * ld);
-      const x4 = v128.load(p + 4 * ld);
-      const t0 = f32x4.shuffle(x0, x1, 0, 4, 1, 5);
-      const t1 = f32x4.shuffle(x0, x1, 2, 6, 3, 7);
-      const t2 = f32x4.shuffle(x2, x3, 0, 4, 1, 5);
-      const t3 = f32x4.shuffle(x2, x3, 2, 6, 3, 7);
-      v128.store(dst, f32x4.shuffle(t0, t2, 0, 1, 4, 5));
-      v128.store32_lane(dst, x4, 0, 16);
-      v128.store(dst, f32x4.shuffle(t0, t2, 2, 3, 6, 7), 20);
-      v128.store32_lane(dst, x4, 1, 36);
-      v128.store(dst, f32x4.shuffle(t1, t3, 0, 1, 4, 5), 40);
-      v128.store32_lane(dst, x4, 2, 56);
-      v128.store(dst, f32x4.shuffle(t1, t3, 2, 3, 6, 7), 60);
-      v128.store32_lane(dst, x4, 3, 76);
-      dst += (4 * MR) << 2;
-    }
-  }
-  for (; kk < k; kk++) {
-    const p = row0 + ((<usize>kk) << 2);
-    for (let r = 0; r < MR; r++) store<f32>(dst + ((<usize>r) << 2), r < rows ? load<f32>(p + <usize>r * ld) : 0);
-    dst += MR << 2;
-  }
-}
-
-/**
- * Packs columns [c0, c0 + NR) of opB(B) (k rows, n columns) into `dst` as [k][NR], columns past n as
- * zeros. B is k×n with row length ldb, or with transB n×k, read in place.
- */
-function packB(dst: usize, b: usize, ldb: usize, transB: bool, c0: i32, n: i32, k: i32): void {
-  const cols = min(NR, n - c0);
-  if (!transB) {
-    let src = b + ((<usize>c0) << 2);
-    const step = ldb << 2;
-    for (let kk = 0; kk < k; kk++) {
-      if (cols === NR) {
-        v128.store(dst, v128.load(src));
-        v128.store(dst, v128.load(src, 16), 16);
-      } else {
-        for (let c = 0; c < NR; c++)
-          store<f32>(dst + ((<usize>c) << 2), c < cols ? load<f32>(src + ((<usize>c) << 2)) : 0);
-      }
-      src += step;
-      dst += NR << 2;
-    }
-    return;
-  }
-  // Rows of the stored B are columns of opB(B), contiguous along k: two 4×4 transposes per 4 k-steps.
-  const col0 = b + ((<usize>c0 * ldb) << 2);
-  const ld = ldb << 2;
-  let kk = 0;
-  if (cols === NR) {
-    for (; kk + 4 <= k; kk += 4) {
-      for (let h = 0; h < 2; h++) {
-        const p = col0 + ((<usize>kk) << 2) + <usize>(4 * h) * ld;
-        const x0 = v128.load(p);
-        const x1 = v128.load(p + ld);
-        const x2 = v128.load(p + 2 * ld);
-        const x3 = v128.load(p + 3 * ld);
-        const t0 = f32x4.shuffle(x0, x1, 0, 4, 1, 5);
-        const t1 = f32x4.shuffle(x0, x1, 2, 6, 3, 7);
-        const t2 = f32x4.shuffle(x2, x3, 0, 4, 1, 5);
-        const t3 = f32x4.shuffle(x2, x3, 2, 6, 3, 7);
-        const d = dst + ((<usize>h) << 4);
-        v128.store(d, f32x4.shuffle(t0, t2, 0, 1, 4, 5));
-        v128.store(d, f32x4.shuffle(t0, t2, 2, 3, 6, 7), NR << 2);
-        v128.store(d, f32x4.shuffle(t1, t3, 0, 1, 4, 5), NR << 3);
-        v128.store(d, f32x4.shuffle(t1, t3, 2, 3, 6, 7), (NR << 3) + (NR << 2));
-      }
-      dst += (4 * NR) << 2;
-    }
-  }
-  for (; kk < k; kk++) {
-    const p = col0 + ((<usize>kk) << 2);
-    for (let c = 0; c < NR; c++) store<f32>(dst + ((<usize>c) << 2), c < cols ? load<f32>(p + <usize>c * ld) : 0);
-    dst += NR << 2;
-  }
 }
 
 /**
@@ -316,10 +202,23 @@ export function gemm(op: usize, ctrl: usize, _tid: i32, threads: i32, shared: us
       const mm = min(mChunk, m - i0);
       const panelsA = (mm + MR - 1) / MR;
       // Phase 1: pack this chunk of A, and of B when starting a new column chunk.
-      const packTasks = panelsA + (i0 === 0 ? panelsB : 0);
+      // B's panels go in groups of PACK_GROUP (see packBGroup).
+      const packTasks = panelsA + (i0 === 0 ? (panelsB + PACK_GROUP - 1) / PACK_GROUP : 0);
       for (let t = nextTask(ctrl); t < packTasks; t = nextTask(ctrl)) {
         if (t < panelsA) packA(packedA + <usize>t * panelA, a, lda, transA, i0 + t * MR, m, k);
-        else packB(packedB + <usize>(t - panelsA) * panelB, b, ldb, transB, j0 + (t - panelsA) * NR, n, k);
+        else
+          packBGroup(
+            packedB,
+            panelB,
+            b,
+            ldb,
+            transB,
+            j0,
+            (t - panelsA) * PACK_GROUP,
+            min(PACK_GROUP, panelsB - (t - panelsA) * PACK_GROUP),
+            n,
+            k,
+          );
       }
       barrier(ctrl, threads);
       // Phase 2: output tiles.
