@@ -301,8 +301,9 @@ async function runCase(
             method: 'GPU timestamp queries around forward, backward and update passes; readback timed on the CPU',
           }
         : {
-            method:
-              backend.kind === 'webgpu'
+            method: !split
+              ? 'not split for this case (whole-epoch timing only)'
+              : backend.kind === 'webgpu'
                 ? "whole-step timing only: the adapter has no 'timestamp-query'"
                 : `not split on the ${backend.kind} backend (whole-step timing only)`,
           };

@@ -56,8 +56,11 @@ function present(result: BenchResult) {
   return BACKENDS.filter(([k]) => result.results.some((r) => r.backend === k));
 }
 
+/** A ratio to two significant digits (0.086×, 1.5×, 12×): one decimal would show every GPU loss as 0.1×. */
+const times = (v: number) => (v >= 10 ? v.toFixed(0) : v.toPrecision(2));
+
 const ratio = (row: Row) =>
-  row.speedup ? `${fmt(row.speedup, 1)}× (${BACKENDS.find(([k]) => k === row.against)?.[1]})` : '';
+  row.speedup ? `${times(row.speedup)}× (${BACKENDS.find(([k]) => k === row.against)?.[1]})` : '';
 
 /** The table's header and rows, as cells. */
 function table(result: BenchResult): { header: string[]; body: string[][] } {
