@@ -1,5 +1,5 @@
 // The interactive benchmark page; also the page `npm run bench` drives headless via window.runBenchmark.
-import { runBenchmark } from '../bench/cases';
+import { runBenchmark } from '../bench/runner';
 import { charts, splitLines, textTable } from '../bench/report';
 import type { BenchConfig, BenchResult } from '../bench/types';
 
