@@ -215,8 +215,14 @@ export class WorkerPool {
       Atomics.add(ctrl, CTRL_JOB, 1);
       Atomics.notify(ctrl, CTRL_JOB);
       if (waitAsync) {
-        const wait = waitAsync(ctrl, CTRL_DONE, done);
-        await Promise.race([wait.async ? wait.value : undefined, outcome]);
+        // A wake-up is not a finish: the last worker bumps DONE and then notifies, and if it is descheduled
+        // in between, the host may see the new DONE at once, start the next run, and have that run's wait
+        // woken by this late notify ("ok", DONE unchanged). So wait until DONE itself has moved.
+        while (Atomics.load(ctrl, CTRL_DONE) === done) {
+          const wait = waitAsync(ctrl, CTRL_DONE, done);
+          if (!wait.async) break;
+          await Promise.race([wait.value, outcome]);
+        }
       } else {
         await outcome;
       }

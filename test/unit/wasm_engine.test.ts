@@ -6,6 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { InvalidArgumentError } from '../../src/errors';
 import type { WasmBuffer } from '../../src/wasm/buffer';
 import type { WasmEngine } from '../../src/wasm/engine';
+import * as L from '../../src/wasm/layout';
 import type { AnyOp, GemmOp } from '../../src/wasm/program';
 import { bits, expectClose, expectSameBits, onBoth as onEngines, put, U, useEngines } from './wasm_helpers';
 import { ACTS, type Act, df, epilogue, f, type GemmSpec, product, random } from './wasm_reference';
@@ -325,5 +326,37 @@ describe('programs', () => {
     one.free(x);
     await expect(one.run(program)).rejects.toThrow(/'x' was freed/);
     program.dispose();
+  });
+});
+
+describe('the worker pool', () => {
+  // The last worker bumps DONE and then notifies; descheduled in between, its notify can land on the next
+  // run's wait (seen once in about a million runs under load). A stray notify in the middle of a run stands
+  // in for it here: the run must still end only when the workers have finished.
+  it('a stray wake-up does not end a run early', async () => {
+    const size = 512;
+    const a = put(two, random(size * size, 1), 'a');
+    const c = two.alloc(size * size, 'c');
+    const d = two.alloc(size * size, 'd');
+    const out = two.alloc(1, 'out');
+    const ops: AnyOp[] = [
+      { op: 'gemm', a, b: a, c, m: size, n: size, k: size },
+      { op: 'gemm', a: c, b: a, c: d, m: size, n: size, k: size },
+      { op: 'mseLoss', p: d, t: a, out, scale: 1 },
+    ];
+    const program = two.program(ops);
+    const internals = two as unknown as { memory: WebAssembly.Memory; ctrl: number };
+    const ctrl = new Int32Array(internals.memory.buffer, internals.ctrl, L.CTRL_WORDS);
+    for (let i = 0; i < 5; i++) {
+      two.f32(out)[0] = -7;
+      const run = two.run(program);
+      // Once the host waits (a macrotask later), wake it.
+      await new Promise((resolve) => setTimeout(resolve, 1));
+      Atomics.notify(ctrl, L.CTRL_DONE);
+      await run;
+      expect(two.f32(out)[0], `run ${i}`).not.toBe(-7);
+    }
+    program.dispose();
+    for (const b of [a, c, d, out]) two.free(b);
   });
 });
