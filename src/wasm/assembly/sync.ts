@@ -12,10 +12,11 @@ export function nextTask(ctrl: usize): i32 {
 }
 
 /**
- * Waits until all `threads` threads have arrived. Callers keep no float local alive across a barrier:
- * V8's baseline tier (Liftoff, Node 20) was seen to lose one across memory.atomic.wait32, which binaryen
- * inlines into the caller. The last to arrive resets the task counter for the
- * next phase before releasing the others, so every phase starts at task 0.
+ * Waits until all `threads` threads have arrived. Callers keep no float local alive across a barrier: SGD
+ * updates once went missing in worker threads and were put down to V8's baseline tier (Liftoff, Node 20)
+ * losing such a local across memory.atomic.wait32 (inlined into the caller); the host ending runs early
+ * (see pool.ts) explains them as well, but the rule costs nothing and stays. The last to arrive resets the
+ * task counter for the next phase before releasing the others, so every phase starts at task 0.
  */
 export function barrier(ctrl: usize, threads: i32): void {
   if (threads <= 1) {
