@@ -1,4 +1,4 @@
-// Untrusted saved files on the CPU backend: fast-check mutations of a valid file through fromJSON (see
+// Untrusted saved files on the CPU backend (and the size check on wasm): fast-check mutations of a valid file through fromJSON (see
 // test/shared/saved_files.ts), and the sizes checked before anything is allocated.
 import { describe, expect, it } from 'vitest';
 import * as WB from '../../src/index';
@@ -27,6 +27,24 @@ describe('Network.fromJSON on untrusted files', () => {
     expect(() => new WB.Network(cpu, { inputSize: 2, layers: [{ units: 1e9, activation: 'relu' }] })).toThrow(
       WB.HostMemoryError,
     );
+  });
+
+  it('on wasm too: a 10⁹-unit layer is refused in new Network and fromJSON with nothing allocated', async () => {
+    const wasm = await WB.createBackend('wasm', { threads: 1 });
+    try {
+      const net = new WB.Network(wasm, { inputSize: 2, layers: [{ units: 3, activation: 'relu' }] });
+      const file = JSON.parse(JSON.stringify(net));
+      net.destroy();
+      file.layers[0].units = 1e9;
+      const before = { ...wasm.memory };
+      expect(() => WB.Network.fromJSON(wasm, file)).toThrow(/^Network\.fromJSON: a 2→1000000000 network has 11\.2 GiB/);
+      expect(() => new WB.Network(wasm, { inputSize: 2, layers: [{ units: 1e9, activation: 'relu' }] })).toThrow(
+        WB.HostMemoryError,
+      );
+      expect({ ...wasm.memory }).toEqual(before);
+    } finally {
+      wasm.destroy();
+    }
   });
 
   it('the cpu backend has a memoryBudget of its own', async () => {
