@@ -7,7 +7,9 @@ export interface Series {
 }
 
 const COLORS = ['#3b6fd8', '#e0803a', '#f2b880', '#4aa564'];
-const esc = (s: string) => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
+const ENTITIES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' };
+/** `s` escaped for HTML text and attribute values (the pattern matches only ENTITIES' keys). */
+export const esc = (s: string) => s.replace(/[&<>"]/g, (c) => ENTITIES[c]);
 
 /** Bars on a log scale (rates span orders of magnitude); missing values are drawn as "skipped". */
 export function barChart(title: string, legend: string[], data: Series[]): string {

@@ -1,7 +1,7 @@
 // Turns benchmark results into a text table (terminal, README) and a self-contained HTML report.
 // Pure string functions: used by the Node runner and by the interactive benchmark page alike.
 import type { BenchResult, CaseResult } from './types';
-import { barChart } from './charts';
+import { barChart, esc } from './charts';
 
 /** The backends a report has columns for, in this order, and their column titles. */
 const BACKENDS = [
@@ -85,19 +85,16 @@ export function textTable(result: BenchResult): string {
 
 /** The fit cases' phase split, as text lines. */
 export function splitLines(result: BenchResult): string[] {
-  return result.results
-    .filter((r) => r.group === 'fit' && r.backend === 'webgpu' && r.split)
-    .map((r) => {
-      const s = r.split!;
-      if (s.forwardMs === undefined) return `${r.name}: ${s.method}`;
-      return (
-        `${r.name}: forward ${fmt(s.forwardMs)} ms, backward ${fmt(s.backwardMs)} ms, update ${fmt(s.updateMs)} ms, ` +
-        `loss readback ${fmt(s.readbackMs)} ms (${s.method})`
-      );
-    });
+  return result.results.flatMap((r) => {
+    const s = r.split;
+    if (r.group !== 'fit' || r.backend !== 'webgpu' || !s) return [];
+    if (s.forwardMs === undefined) return [`${r.name}: ${s.method}`];
+    return [
+      `${r.name}: forward ${fmt(s.forwardMs)} ms, backward ${fmt(s.backwardMs)} ms, update ${fmt(s.updateMs)} ms, ` +
+        `loss readback ${fmt(s.readbackMs)} ms (${s.method})`,
+    ];
+  });
 }
-
-const esc = (s: string) => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
 
 /** The charts of a result, as SVG strings: GFLOP/s per matmul/layer case, samples/s per fit case. */
 export function charts(result: BenchResult): string[] {

@@ -32,7 +32,7 @@ if (args.help) {
   );
   process.exit(0);
 }
-const backends = args.backends!.split(',').map((b) => b.trim());
+const backends = args.backends.split(',').map((b) => b.trim());
 for (const b of backends) {
   if (b !== 'webgpu' && b !== 'wasm' && b !== 'wasm1' && b !== 'cpu') {
     console.error(
@@ -58,7 +58,8 @@ const server = await createServer({
   logLevel: 'error',
 });
 await server.listen();
-const url = server.resolvedUrls!.local[0];
+const url = server.resolvedUrls?.local[0];
+if (!url) throw new Error('bench: the Vite server reports no local URL after listen()');
 const browser = await playwright.launch({
   executablePath: chromium.executablePath,
   args: chromium.args,
@@ -106,7 +107,7 @@ for (const r of result.results.filter((r) => r.skipped))
   console.log(`skipped: ${r.name} on ${r.backend}: ${r.skipped}`);
 console.log(`\nMethod: ${result.meta.method}`);
 
-const outDir = resolve(args.out!);
+const outDir = resolve(args.out);
 mkdirSync(outDir, { recursive: true });
 const stamp = result.meta.date.replace(/:/g, '-').replace(/\.\d+Z$/, 'Z');
 writeFileSync(resolve(outDir, `${stamp}.json`), JSON.stringify(result, null, 2));

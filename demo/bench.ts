@@ -2,6 +2,7 @@
 import { runBenchmark } from '../bench/runner';
 import { charts, splitLines, textTable } from '../bench/report';
 import type { BenchConfig, BenchResult } from '../bench/types';
+import { el } from './dom';
 
 declare global {
   interface Window {
@@ -14,10 +15,10 @@ declare global {
 }
 window.runBenchmark = (config, progress) => runBenchmark(config, progress);
 
-const run = document.querySelector<HTMLButtonElement>('#run')!;
-const quick = document.querySelector<HTMLInputElement>('#quick')!;
-const progress = document.querySelector<HTMLSpanElement>('#progress')!;
-const output = document.querySelector<HTMLDivElement>('#output')!;
+const run = el<HTMLButtonElement>('run');
+const quick = el<HTMLInputElement>('quick');
+const progress = el<HTMLSpanElement>('progress');
+const output = el<HTMLDivElement>('output');
 
 run.addEventListener('click', async () => {
   run.disabled = true;

@@ -3,13 +3,8 @@
 import type { Activation } from '../src/index';
 import type { BackendChoice } from './backends';
 import type { DatasetName } from './datasets';
+import { el } from './dom';
 import type { NetConfig } from './session';
-
-export function el<T extends HTMLElement = HTMLElement>(id: string): T {
-  const found = document.getElementById(id);
-  if (!found) throw new Error(`demo: no element #${id} in index.html`);
-  return found as T;
-}
 
 export const controls = {
   dataset: el<HTMLSelectElement>('dataset'),

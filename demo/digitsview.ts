@@ -1,6 +1,7 @@
 // The digits views: a confusion matrix of the test set (rows: true digit, columns: predicted) and strips
 // of test digits with the network's answer under each, wrong answers marked in red.
 import { argmax, DIGIT_SIZE, type Split } from './datasets';
+import { context2d } from './dom';
 
 const PIXELS = DIGIT_SIZE * DIGIT_SIZE;
 
@@ -48,7 +49,7 @@ function cell(tag: 'th' | 'td', text: string, className?: string): HTMLTableCell
 /** Draws test row `row` (grey levels in [0, 1], white on black in MNIST) as dark ink on white. */
 function drawDigit(canvas: HTMLCanvasElement, split: Split, row: number): void {
   canvas.width = canvas.height = DIGIT_SIZE;
-  const ctx = canvas.getContext('2d')!;
+  const ctx = context2d(canvas);
   const image = ctx.createImageData(DIGIT_SIZE, DIGIT_SIZE);
   for (let p = 0; p < PIXELS; p++) {
     const v = 255 - Math.round(255 * split.x[row * PIXELS + p]);

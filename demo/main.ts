@@ -8,7 +8,6 @@ import {
   applyPreset,
   applyQuery,
   controls,
-  el,
   readBackend,
   readBatchSize,
   readDataset,
@@ -21,6 +20,7 @@ import {
 } from './controls';
 import { DATASETS, DIGITS_SOURCE, generate2d, type Dataset, type DatasetName } from './datasets';
 import { confusion, DigitStrips, renderConfusion } from './digitsview';
+import { el, query } from './dom';
 import { CLASS_RGB, DecisionMap } from './map2d';
 import { buildSpec, Session, yieldToPage, type EpochReport, type Evaluation } from './session';
 import { demoState } from './state';
@@ -121,7 +121,7 @@ async function setUpBackends(): Promise<void> {
   for (const [kind, backend] of opened.backends) backends.set(kind, backend);
   const reason = opened.webgpuUnavailable;
   demoState.webgpuUnavailable = reason;
-  const webgpuOption = controls.backend.querySelector<HTMLOptionElement>('option[value="webgpu"]')!;
+  const webgpuOption = query<HTMLOptionElement>('option[value="webgpu"]', controls.backend);
   if (reason !== null) {
     const banner = el('webgpu-banner');
     banner.replaceChildren(
@@ -185,10 +185,10 @@ async function loadData(): Promise<void> {
   el('train-acc-label').textContent = is2d ? 'Train accuracy' : 'Train acc. (2,000)';
   map = is2d ? new DecisionMap(el<HTMLCanvasElement>('map'), data.extent) : undefined;
   if (is2d) {
-    el('map-legend').innerHTML =
-      CLASS_RGB.slice(0, data.classes)
-        .map(([r, g, b], k) => `<i style="background: rgb(${r} ${g} ${b})"></i>class ${k}`)
-        .join('') + '<span style="margin-left: 14px">● train · ○ test</span>';
+    const swatches = CLASS_RGB.slice(0, data.classes)
+      .map(([r, g, b], k) => `<i style="background: rgb(${r} ${g} ${b})"></i>class ${k}`)
+      .join('');
+    el('map-legend').innerHTML = `${swatches}<span style="margin-left: 14px">● train · ○ test</span>`;
   } else {
     strips.reset(data.test);
     el('confusion').replaceChildren();
@@ -219,8 +219,9 @@ async function rebuild(): Promise<void> {
 }
 
 function adopt(net: Network): void {
+  if (!data) throw new Error('demo: a network was built before any data was loaded');
   session?.destroy();
-  session = new Session(net, data!, map?.grid ?? null);
+  session = new Session(net, data, map?.grid ?? null);
   chart.clear();
   Object.assign(demoState, {
     epoch: 0,
@@ -257,7 +258,8 @@ function describeNet(): string {
 
 /** Evaluates the network and redraws the views from it. */
 async function refresh(): Promise<Evaluation> {
-  const ev = await session!.evaluate();
+  if (!session) throw new Error('demo: refresh() with no network built');
+  const ev = await session.evaluate();
   lastEval = { at: performance.now(), ms: ev.ms };
   Object.assign(demoState, { trainAcc: ev.trainAcc, testAcc: ev.testAcc, testLoss: ev.testLoss });
   if (map && data) map.draw(ev.gridOutputs, data.classes, data.train, data.test);
@@ -270,10 +272,10 @@ async function refresh(): Promise<Evaluation> {
   return ev;
 }
 
-async function onEpoch(r: EpochReport): Promise<void> {
+async function onEpoch(s: Session, r: EpochReport): Promise<void> {
   Object.assign(demoState, {
     epoch: r.epoch,
-    steps: session!.steps,
+    steps: s.steps,
     stepsPerSec: r.stepsPerSec,
     samplesPerSec: r.samplesPerSec,
   });
@@ -311,7 +313,7 @@ function start(): void {
     .start({
       batchSize,
       untilEpoch,
-      onEpoch,
+      onEpoch: (r) => onEpoch(s, r),
       onStop: async (error) => {
         try {
           if (error) throw error;
@@ -447,9 +449,10 @@ for (const input of [controls.batchSize, controls.epochs]) {
 controls.backend.addEventListener('change', () =>
   act(async () => {
     const target = await backendFor(readBackend());
-    if (!session || session.backend === target) return;
+    const current = session;
+    if (!current || current.backend === target) return;
     await whilePaused(async () => {
-      await session!.moveTo(target);
+      await current.moveTo(target);
       showDevice();
       controls.summary.textContent = describeNet();
       setStatus(`Moved the network to ${backendName(target)} with its weights and optimizer state.`);

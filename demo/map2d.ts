@@ -2,6 +2,7 @@
 // a soft coloured background (each class's colour weighted by its output, paler where the network is
 // unsure), with the training points (filled) and test points (rings) on top.
 import type { Split } from './datasets';
+import { context2d } from './dom';
 
 /** Class colours (orange, blue, green) as RGB. */
 export const CLASS_RGB: [number, number, number][] = [
@@ -32,7 +33,7 @@ export class DecisionMap {
     }
     this.cells = document.createElement('canvas');
     this.cells.width = this.cells.height = size;
-    this.ctx = canvas.getContext('2d')!;
+    this.ctx = context2d(canvas);
   }
 
   /** Matches the canvas's backing store to its CSS size and the screen's pixel ratio. */
@@ -49,7 +50,7 @@ export class DecisionMap {
     ctx.fillStyle = '#fff';
     ctx.fillRect(0, 0, px, px);
     if (outputs) {
-      const cells = this.cells.getContext('2d')!;
+      const cells = context2d(this.cells);
       const image = cells.createImageData(this.size, this.size);
       for (let c = 0; c < this.size * this.size; c++) shade(outputs, c * classes, classes, image.data, c * 4);
       cells.putImageData(image, 0, 0);

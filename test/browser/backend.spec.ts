@@ -98,7 +98,8 @@ test('a disposed matrix or destroyed backend throws a clear error', async ({ gpu
 test('shader compile errors name the file, line and column', async ({ gpuPage }) => {
   const message = await gpuPage.evaluate(async () => {
     const adapter = await navigator.gpu.requestAdapter();
-    const device = await adapter!.requestDevice();
+    if (!adapter) throw new Error('navigator.gpu.requestAdapter() returned null');
+    const device = await adapter.requestDevice();
     try {
       await window.T.compileShader(device, 'broken', [
         { file: 'lib.wgsl', code: 'fn ok() -> f32 { return 1.0; }' },

@@ -19,7 +19,12 @@ test('npm run bench on one tiny case writes JSON and an HTML report with charts'
   expect(stdout).toMatch(/\| A·B 128×128×128 +\| [\d.]+ ms/);
   const files = readdirSync(out).sort();
   expect(files).toHaveLength(2);
-  const json = JSON.parse(readFileSync(join(out, files.find((f) => f.endsWith('.json'))!), 'utf8'));
+  const written = (ext: string) => {
+    const name = files.find((f) => f.endsWith(ext));
+    if (!name) throw new Error(`no ${ext} file in ${out}: ${files.join(', ')}`);
+    return join(out, name);
+  };
+  const json = JSON.parse(readFileSync(written('.json'), 'utf8'));
   expect(json.results.map((r: { backend: string }) => r.backend)).toEqual(['webgpu', 'wasm', 'wasm1', 'cpu']);
   for (const r of json.results) {
     expect(r.flops).toBe(2 * 128 ** 3);
@@ -27,7 +32,7 @@ test('npm run bench on one tiny case writes JSON and an HTML report with charts'
     // Derived figures are computed from the measured median, nothing else.
     expect(r.gflops).toBeCloseTo(r.flops / (r.ms.median * 1e6), 6);
   }
-  await page.goto(`file://${join(out, files.find((f) => f.endsWith('.html'))!)}`);
+  await page.goto(`file://${written('.html')}`);
   await expect(page.locator('h1')).toHaveText('webgpu-backprop benchmark');
   await expect(page.locator('svg.bench-chart')).toHaveCount(3);
   const bars = await page

@@ -49,7 +49,8 @@ async function settled(page: Page, dataset: string): Promise<void> {
 async function pause(page: Page): Promise<void> {
   // Checked and clicked in one turn of the page: the run may end between two Playwright calls.
   await page.evaluate(() => {
-    const button = document.querySelector<HTMLButtonElement>('[data-testid="pause"]')!;
+    const button = document.querySelector<HTMLButtonElement>('[data-testid="pause"]');
+    if (!button) throw new Error('no [data-testid="pause"] button on the page');
     if (!button.disabled) button.click();
   });
   await page.waitForFunction(() => ['paused', 'done'].includes(window.demoState.status));
@@ -60,7 +61,7 @@ function expectFalling(history: number[], what: string): void {
   expect(history.length, `${what}: epochs recorded`).toBeGreaterThanOrEqual(5);
   const late = history.slice(Math.floor(history.length / 2));
   const mean = late.reduce((a, b) => a + b, 0) / late.length;
-  expect(history.at(-1)!, `${what}: last epoch's loss vs the first epoch's ${history[0]}`).toBeLessThan(
+  expect(history[history.length - 1], `${what}: last epoch's loss vs the first epoch's ${history[0]}`).toBeLessThan(
     history[0] * 0.5,
   );
   expect(mean, `${what}: mean loss of the later epochs vs the first epoch's ${history[0]}`).toBeLessThan(
@@ -96,7 +97,9 @@ test('spiral on WebGPU: the loss falls, training accuracy reaches 90 %, the deci
 
   // The map: each class's colour must own a real share of the canvas (blank or one-colour fails).
   const shares = await page.getByTestId('decision-map').evaluate((canvas: HTMLCanvasElement) => {
-    const { data } = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height);
+    const ctx = canvas.getContext('2d');
+    if (!ctx) throw new Error('the decision map canvas has no 2-D context');
+    const { data } = ctx.getImageData(0, 0, canvas.width, canvas.height);
     const counts = [0, 0, 0];
     let tinted = 0;
     for (let p = 0; p < data.length; p += 4) {
@@ -148,7 +151,8 @@ test('digits on WebGPU: 784→64→10 softmax reaches 85 % test accuracy; curves
   const total = cells.flat().reduce((a, b) => a + b, 0);
   const diagonal = cells.reduce((sum, row, i) => sum + row[i], 0);
   expect(total).toBe(2000);
-  expect(diagonal / total).toBeCloseTo(s.testAcc!, 6);
+  if (s.testAcc === null) throw new Error('demoState.testAcc is null after training');
+  expect(diagonal / total).toBeCloseTo(s.testAcc, 6);
 
   // The strip: 20 test digits, each drawn and labelled with a digit; wrong ones are marked.
   const strip = page.getByTestId('digit-strip').locator('figure');
@@ -180,7 +184,7 @@ test('a run moved to the CPU keeps training; Save then Load restores the same pr
   const s = await page.evaluate(() => window.demoState);
   expect(s.backend).toBe('cpu');
   expectFalling(s.lossHistory, 'spiral moved to the CPU');
-  expect(s.lossHistory.at(-1)!, 'loss on the CPU vs the epoch before the move').toBeLessThan(
+  expect(s.lossHistory[s.lossHistory.length - 1], 'loss on the CPU vs the epoch before the move').toBeLessThan(
     s.lossHistory[before - 1] ?? Infinity,
   );
 

@@ -9,15 +9,17 @@ declare global {
   }
 }
 
+const status = document.getElementById('status');
+if (!status) throw new Error('page.ts: index.html has no #status element');
+
 window.trainBoth = async () => {
   const backend = await requireWebGpu();
   try {
     const result = { gpu: await train(backend), cpu: await train(await createBackend('cpu')) };
-    document.getElementById('status')!.textContent =
-      `WebGPU accuracy ${result.gpu.accuracy}, CPU accuracy ${result.cpu.accuracy}`;
+    status.textContent = `WebGPU accuracy ${result.gpu.accuracy}, CPU accuracy ${result.cpu.accuracy}`;
     return result;
   } finally {
     backend.destroy();
   }
 };
-document.getElementById('status')!.textContent = 'ready';
+status.textContent = 'ready';
