@@ -23,7 +23,7 @@ import { confusion, DigitStrips, renderConfusion } from './digitsview';
 import { el, query } from './dom';
 import { CLASS_RGB, DecisionMap } from './map2d';
 import { buildSpec, Session, yieldToPage, type EpochReport, type Evaluation } from './session';
-import { demoState } from './state';
+import { demoState, freshRun } from './state';
 
 /** An error caused by what the user entered or loaded: shown in the page, not logged as a fault. */
 class UserError extends Error {}
@@ -223,20 +223,7 @@ function adopt(net: Network): void {
   session?.destroy();
   session = new Session(net, data, map?.grid ?? null);
   chart.clear();
-  Object.assign(demoState, {
-    epoch: 0,
-    steps: 0,
-    trainLoss: null,
-    testLoss: null,
-    trainAcc: null,
-    testAcc: null,
-    stepsPerSec: null,
-    samplesPerSec: null,
-    lossHistory: [],
-    testLossHistory: [],
-    testAccHistory: [],
-    error: null,
-  });
+  Object.assign(demoState, { ...freshRun(), error: null });
   controls.summary.textContent = describeNet();
   showDevice();
   showStats();

@@ -35,23 +35,30 @@ export interface DemoState {
   error: string | null;
 }
 
+/** The fields that describe one network's training, as they are before its first epoch. */
+export function freshRun() {
+  return {
+    epoch: 0,
+    steps: 0,
+    trainLoss: null,
+    testLoss: null,
+    trainAcc: null,
+    testAcc: null,
+    stepsPerSec: null,
+    samplesPerSec: null,
+    lossHistory: [],
+    testLossHistory: [],
+    testAccHistory: [],
+  } satisfies Partial<DemoState>;
+}
+
 export const demoState: DemoState = {
   ready: false,
   status: 'starting',
   dataset: null,
   backend: null,
   webgpuUnavailable: null,
-  epoch: 0,
-  steps: 0,
-  trainLoss: null,
-  testLoss: null,
-  trainAcc: null,
-  testAcc: null,
-  stepsPerSec: null,
-  samplesPerSec: null,
-  lossHistory: [],
-  testLossHistory: [],
-  testAccHistory: [],
+  ...freshRun(),
   evaluations: 0,
   loads: 0,
   loadedFrom: null,
