@@ -45,8 +45,8 @@ import { activate1, activate4, activateGrad1, activateGrad4, madd } from './math
 import { PACK_GROUP, packA, packBGroup } from './pack';
 import { barrier, nextTask } from './sync';
 
-// The micro-kernel and the packing below are written out for 5×8: 10 accumulators + 2 B vectors + one
-// broadcast A value fit V8's 15 allocatable xmm registers (6×8 spills without FMA).
+// The micro-kernel below and the packing (pack.ts) are written out for 5×8: 10 accumulators + 2 B vectors
+// + one broadcast A value fit V8's 15 allocatable xmm registers (6×8 spills without FMA).
 if (MR !== 5 || NR !== 8) ERROR('gemm.ts is written for MR = 5, NR = 8');
 
 /**
