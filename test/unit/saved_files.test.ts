@@ -1,5 +1,5 @@
-// Untrusted saved files on the CPU backend (and the size check on wasm): fast-check mutations of a valid file through fromJSON (see
-// test/shared/saved_files.ts), and the sizes checked before anything is allocated.
+// Untrusted saved files on the CPU backend: fast-check mutations of a valid file through fromJSON (see
+// test/shared/saved_files.ts), and the sizes checked before anything is allocated (on wasm too).
 import { describe, expect, it } from 'vitest';
 import * as WB from '../../src/index';
 import { fuzzSavedFiles } from '../shared/saved_files';
