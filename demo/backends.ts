@@ -49,3 +49,28 @@ export async function openBackends(
 export async function openAuto(onError: (e: Error) => void): Promise<Backend> {
   return createBackend('auto', { onError, autotune: false });
 }
+
+/** How a backend is named in the page. */
+export function backendName(b: Backend): string {
+  if (b.kind === 'webgpu') return 'WebGPU';
+  if (b.kind === 'wasm') return 'WebAssembly';
+  return 'the CPU reference';
+}
+
+/** The header's line about the backend the network is on (or will be, before there is one). */
+export function deviceLine(backend: Backend | undefined, webgpuUnavailable: string | null): string {
+  let text: string;
+  if (backend?.kind === 'webgpu') {
+    const adapter = adapterOf(backend);
+    // SwiftShader is Chromium's software GPU: WebGPU works, but its shaders run on the CPU.
+    text = `Backend: WebGPU · ${adapter}${/swiftshader/i.test(adapter) ? ' (a software GPU)' : ''}`;
+  } else if (backend?.kind === 'wasm') {
+    const wasm = backend as Backend & { threads: number; relaxedSimd: boolean };
+    const simd = wasm.relaxedSimd ? 'relaxed SIMD' : 'SIMD';
+    text = `Backend: WebAssembly ${simd} · ${wasm.threads} thread${wasm.threads === 1 ? '' : 's'}`;
+  } else {
+    text = 'Backend: CPU reference (JavaScript)';
+  }
+  if (backend?.choice) return `${text} · auto: ${backend.choice}`;
+  return webgpuUnavailable ? `${text} · WebGPU unavailable` : text;
+}

@@ -2,7 +2,7 @@
 // changes the network runs through act(), one at a time, so a click never lands between the steps of
 // another (Pause alone skips the queue: it only raises the abort signal of the running fit()).
 import { BackpropError, Network, type Backend } from '../src/index';
-import { adapterOf, type BackendChoice, openAuto, openBackends } from './backends';
+import { type BackendChoice, backendName, deviceLine, openAuto, openBackends } from './backends';
 import { LossChart, COLORS } from './chart';
 import {
   applyPreset,
@@ -18,15 +18,14 @@ import {
   readSeed,
   showNetConfig,
 } from './controls';
-import { DATASETS, DIGITS_SOURCE, generate2d, type Dataset, type DatasetName } from './datasets';
+import { DATASETS, DIGITS_SOURCE, generate2d, type Dataset } from './datasets';
 import { confusion, DigitStrips, renderConfusion } from './digitsview';
 import { el, query } from './dom';
+import { download, readSavedNetwork, UserError } from './files';
 import { CLASS_RGB, DecisionMap } from './map2d';
 import { buildSpec, Session, yieldToPage, type EpochReport, type Evaluation } from './session';
 import { demoState, freshRun } from './state';
-
-/** An error caused by what the user entered or loaded: shown in the page, not logged as a fault. */
-class UserError extends Error {}
+import { pct, showStats } from './stats';
 
 /** Evaluations (and redraws) run at most this often, and take at most a quarter of the time. */
 const EVAL_INTERVAL_MS = 300;
@@ -47,12 +46,6 @@ async function backendFor(choice: BackendChoice): Promise<Backend> {
   return backend;
 }
 
-/** How a backend is named in the page. */
-function backendName(b: Backend): string {
-  if (b.kind === 'webgpu') return 'WebGPU';
-  if (b.kind === 'wasm') return 'WebAssembly';
-  return 'the CPU reference';
-}
 const chart = new LossChart(el('chart'), 290);
 const strips = new DigitStrips(el('digit-strip'), el('digit-mistakes'), 20, 10);
 let data: Dataset | undefined;
@@ -96,23 +89,6 @@ function updateButtons(): void {
   controls.load.disabled = !data;
 }
 
-const fmt = (v: number | null, digits = 4) =>
-  v === null ? '–' : v < 1e-3 ? v.toExponential(2) : v.toPrecision(digits);
-const pct = (v: number | null) => (v === null ? '–' : `${(v * 100).toFixed(1)} %`);
-const rate = (v: number | null) =>
-  v === null ? '–' : v >= 1e4 ? `${(v / 1000).toFixed(0)}k` : v >= 100 ? v.toFixed(0) : v.toFixed(1);
-
-function showStats(): void {
-  const s = demoState;
-  el('stat-epoch').textContent = String(s.epoch);
-  el('stat-train-loss').textContent = fmt(s.trainLoss);
-  el('stat-test-loss').textContent = fmt(s.testLoss);
-  el('stat-train-acc').textContent = pct(s.trainAcc);
-  el('stat-test-acc').textContent = pct(s.testAcc);
-  el('stat-steps').textContent = rate(s.stepsPerSec);
-  el('stat-samples').textContent = rate(s.samplesPerSec);
-}
-
 // ---- backends -------------------------------------------------------------------------------------
 
 /** Opens the backends (see backends.ts); without WebGPU, shows the banner and selects the CPU. */
@@ -145,23 +121,8 @@ async function setUpBackends(): Promise<void> {
 /** Names the backend the network is on (or will be, before there is one) in the header. */
 function showDevice(): void {
   const backend = session?.backend ?? backends.get(readBackend());
-  const kind = backend?.kind ?? 'cpu';
-  let text: string;
-  if (backend?.kind === 'webgpu') {
-    const adapter = adapterOf(backend);
-    // SwiftShader is Chromium's software GPU: WebGPU works, but its shaders run on the CPU.
-    text = `Backend: WebGPU · ${adapter}${/swiftshader/i.test(adapter) ? ' (a software GPU)' : ''}`;
-  } else if (backend?.kind === 'wasm') {
-    const wasm = backend as Backend & { threads: number; relaxedSimd: boolean };
-    const simd = wasm.relaxedSimd ? 'relaxed SIMD' : 'SIMD';
-    text = `Backend: WebAssembly ${simd} · ${wasm.threads} thread${wasm.threads === 1 ? '' : 's'}`;
-  } else {
-    text = 'Backend: CPU reference (JavaScript)';
-  }
-  if (backend?.choice) text += ` · auto: ${backend.choice}`;
-  else if (demoState.webgpuUnavailable) text += ' · WebGPU unavailable';
-  el('device').textContent = text;
-  demoState.backend = kind;
+  el('device').textContent = deviceLine(backend, demoState.webgpuUnavailable);
+  demoState.backend = backend?.kind ?? 'cpu';
 }
 
 // ---- data and network -----------------------------------------------------------------------------
@@ -330,45 +291,14 @@ async function whilePaused(f: () => Promise<void>): Promise<void> {
 
 async function save(): Promise<void> {
   if (!session) return;
-  const json = await session.toJSON();
   const shape = session.net.layers.map((l) => l.units).join('x');
   const name = `webgpu-backprop-${demoState.dataset}-${shape}-epoch${session.epoch}.json`;
-  const url = URL.createObjectURL(new Blob([JSON.stringify(json)], { type: 'application/json' }));
-  const a = Object.assign(document.createElement('a'), { href: url, download: name });
-  a.click();
-  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+  download(name, await session.toJSON());
   if (!session.training) setStatus(`Saved ${name}.`);
 }
 
-/** Which data set a saved network fits: by its input size and number of outputs. */
-function datasetFor(inputSize: unknown, outputs: unknown): DatasetName | null {
-  const current = readDataset();
-  const fits = (n: DatasetName) => DATASETS[n].inputSize === inputSize && DATASETS[n].classes === outputs;
-  if (fits(current)) return current;
-  return (Object.keys(DATASETS) as DatasetName[]).find(fits) ?? null;
-}
-
 async function load(file: File): Promise<void> {
-  let json: {
-    inputSize?: unknown;
-    layers?: { units: number; activation: string }[];
-    optimizer?: { type: string; learningRate: number };
-    seed?: number;
-  };
-  try {
-    json = JSON.parse(await file.text());
-  } catch (e) {
-    throw new UserError(`${file.name} is not JSON: ${(e as Error).message}`);
-  }
-  const layers = Array.isArray(json.layers) ? json.layers : [];
-  const name = datasetFor(json.inputSize, layers[layers.length - 1]?.units);
-  if (!name) {
-    throw new UserError(
-      `${file.name} does not fit any data set here: it has ${String(json.inputSize)} inputs and ` +
-        `${String(layers[layers.length - 1]?.units)} outputs ` +
-        '(2→2 for XOR and circles, 2→3 for the spiral, 784→10 for digits).',
-    );
-  }
+  const { json, dataset: name } = await readSavedNetwork(file, readDataset());
   await session?.pause();
   let net: Network;
   try {
@@ -411,14 +341,9 @@ const rebuildOnChange = (input: HTMLElement, reload: boolean) =>
     }),
   );
 
-controls.dataset.addEventListener('change', () => {
-  applyPreset(readDataset());
-  void act(async () => {
-    await session?.pause();
-    await loadData();
-    await rebuild();
-  });
-});
+// The preset applies first (listeners run in order), then the queued reload reads it.
+controls.dataset.addEventListener('change', () => applyPreset(readDataset()));
+rebuildOnChange(controls.dataset, true);
 controls.noise.addEventListener('input', () => (controls.noiseValue.textContent = readNoise().toFixed(2)));
 rebuildOnChange(controls.noise, true);
 rebuildOnChange(controls.seed, true);
