@@ -91,6 +91,9 @@ export function decodeNetwork(
   }));
   const state = emptyState(spec.inputSize, spec.layers, spec.optimizer);
   const saved = j.optimizerState as { step?: unknown; slots?: unknown } | undefined;
+  if (saved !== undefined && (saved === null || typeof saved !== 'object' || Array.isArray(saved))) {
+    fail(OP, 'json.optimizerState', saved, 'expected an object { step, slots } or no optimizerState');
+  }
   if (saved !== undefined) {
     const step = saved.step ?? 0;
     if (typeof step !== 'number' || !Number.isInteger(step) || step < 0) {

@@ -11,7 +11,9 @@ export type Elementwise = Exclude<Activation, 'softmax'>;
 export function activate(kind: Elementwise, z: number): number {
   switch (kind) {
     case 'relu':
-      return Math.max(z, 0);
+      // Not Math.max: a NaN z gives 0, as the wasm kernels' pmax does.
+      // biome-ignore lint/complexity/useMathMinMax: NaN semantics
+      return z > 0 ? z : 0;
     case 'sigmoid':
       return 1 / (1 + Math.exp(-z));
     case 'tanh':

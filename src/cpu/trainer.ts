@@ -194,7 +194,7 @@ export class CpuTrainer implements Trainer {
       microBatchSize: batch,
       shards: 1,
       bytes: { parameters, batch: batchBytes, data, total: parameters + batchBytes + data },
-      limits: { maxStorageBufferBindingSize: Infinity, memoryBudget: Infinity },
+      limits: { maxStorageBufferBindingSize: Infinity, memoryBudget: this.budget },
       reason: 'the CPU backend keeps the training set and each whole batch in host memory',
     };
   }

@@ -118,6 +118,10 @@ describe('activation', () => {
     await expectMatrix(cpu.activation('relu', x), 2, 3, [0, 0, 0, 0.5, 3, 0.001]);
   });
 
+  it('relu of NaN is 0, as on the wasm backend (z > 0 ? z : 0, not Math.max)', async () => {
+    await expectMatrix(cpu.activation('relu', m(1, 2, [Number.NaN, -1])), 1, 2, [0, 0]);
+  });
+
   it('sigmoid matches 1/(1+e^-z), saturating without NaN', async () => {
     // sigmoid(ln 3) = 1/(1 + 1/3) = 0.75; at ±1000 e^∓z overflows to ∞ or 0, giving 0 and 1.
     const x = m(1, 6, [0, 2, -2, Math.log(3), 1000, -1000]);

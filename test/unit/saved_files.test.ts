@@ -53,5 +53,20 @@ describe('Network.fromJSON on untrusted files', () => {
     expect(() => new WB.Network(small, spec)).toThrow(
       /^Network: needs 1052672 bytes \(1\.0 MiB\) of host memory .* over the cpu backend's memoryBudget of 1\.0 MiB/,
     );
+    // A fit's plan names the budget it was planned against.
+    const net = new WB.Network(small, { inputSize: 2, layers: [{ units: 1, activation: 'sigmoid' }] });
+    const { plan } = await net.fit(new Float32Array(8), new Float32Array(4), { epochs: 1, batchSize: 2 });
+    expect(plan.limits.memoryBudget).toBe(2 ** 20);
+  });
+
+  it('an optimizerState that is not an object is refused with the library’s error', async () => {
+    const cpu = await WB.createBackend('cpu');
+    const net = new WB.Network(cpu, { inputSize: 2, layers: [{ units: 3, activation: 'relu' }] });
+    for (const bad of [null, 5, 'x', [1]]) {
+      const file = { ...JSON.parse(JSON.stringify(net)), optimizerState: bad };
+      expect(() => WB.Network.fromJSON(cpu, file), JSON.stringify(bad)).toThrow(
+        /^Network\.fromJSON: json\.optimizerState is .*expected an object \{ step, slots \}/,
+      );
+    }
   });
 });
