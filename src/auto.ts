@@ -4,7 +4,7 @@
 // and a cached entry that does not parse or names another set-up is ignored. With neither available it
 // returns the CPU backend. The backend it returns says which it chose and why, in words (`choice`).
 import { CpuBackend } from './cpu/backend';
-import { BackpropError, WebGpuUnavailableError } from './errors';
+import { WebGpuUnavailableError } from './errors';
 import { GpuBackend } from './gpu/backend';
 import { Network } from './network';
 import { mulberry32 } from './random';
@@ -93,7 +93,7 @@ export async function chooseBackend(options: BackendOptions): Promise<Backend> {
   try {
     wasm = await WasmBackend.create(options);
   } catch (e) {
-    if (e instanceof BackpropError) throw e; // a bad option, not a missing feature
+    // Options were checked before (backend.ts), so this is the environment: no SIMD, no memory to spare.
     wasmMissing = `WebAssembly SIMD is unavailable: ${(e as Error).message}`;
   }
   if (!gpu && !wasm) {

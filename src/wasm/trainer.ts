@@ -37,6 +37,8 @@ import {
 
 /** Rows per predict()/evaluate() chunk. */
 const INFER_CHUNK = 4096;
+/** Input slots of a workspace: training alternates SLOTS (the host fills one while a step runs); inference has one. */
+const slotCount = (training: boolean) => (training ? SLOTS : 1);
 
 /** What a program does; with its rows, batch rows and slot it names a cached program. */
 export type ProgramMode = 'step' | 'fit' | 'evaluate' | 'predict';
@@ -138,7 +140,7 @@ export class WasmTrainer implements Trainer {
   /** Bytes of a workspace for `capacity` rows (training: with gradients). */
   workspaceBytes(capacity: number, training: boolean): number {
     const widths = this.layers.reduce((s, l) => s + l.units, 0);
-    return capacity * 4 * (widths * (training ? 2 : 1) + SLOTS * (this.inSize + this.outUnits));
+    return capacity * 4 * (widths * (training ? 2 : 1) + slotCount(training) * (this.inSize + this.outUnits));
   }
 
   /** The training or inference workspace, holding at least `rows` rows (a bigger one replaces it). */
@@ -164,7 +166,7 @@ export class WasmTrainer implements Trainer {
       capacity: rows,
       outs: this.layers.map((l, i) => take(rows * l.units, `layer${i}.out`)),
       dz: training ? this.layers.map((l, i) => take(rows * l.units, `layer${i}.dz`)) : [],
-      slots: Array.from({ length: SLOTS }, (_, s) => ({
+      slots: Array.from({ length: slotCount(training) }, (_, s) => ({
         x: take(rows * this.inSize, `slot${s}.x`),
         y: take(rows * this.outUnits, `slot${s}.y`),
       })),
@@ -202,10 +204,7 @@ export class WasmTrainer implements Trainer {
     update = false,
   ): { program: WasmProgram; ws: WasmWorkspace } {
     const kind = mode === 'step' || mode === 'fit' ? 'train' : 'infer';
-    const ws = this.workspace(
-      kind,
-      mode === 'fit' ? Math.max(rows, this.workspaces.get('train')?.ws.capacity ?? 0) : rows,
-    );
+    const ws = this.workspace(kind, rows);
     const key = `${kind}:${mode}:${rows}/${batchRows}${add ? '+' : ''}${update ? 'u' : ''}@${slot}/${stepSlot}:${gather.length}`;
     let program = this.programs.get(key);
     if (!program) {
@@ -296,6 +295,8 @@ export class WasmTrainer implements Trainer {
   }
 
   beginFit(x: Float32Array, y: Float32Array, rows: number, plan: FitPlan): FitSession {
+    // The plan counted a training workspace of its own micro-batch size in place of a bigger one.
+    if ((this.workspaces.get('train')?.ws.capacity ?? 0) > plan.microBatchSize) this.dropWorkspace('train');
     if (plan.microBatchSize < plan.batchSize) this.addWeightGrads();
     return new WasmFitSession(this, x, y, rows, plan);
   }

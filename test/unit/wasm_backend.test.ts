@@ -89,6 +89,33 @@ describe('the wasm backend in Node', { timeout: 30_000 }, () => {
     expect(r.loss).toBeGreaterThan(0);
   });
 
+  it('a fit after a bigger trainStep trades the big workspace for its own, as its plan counted', async () => {
+    const net = new WB.Network(wasm, {
+      inputSize: 13,
+      layers: [
+        { units: 64, activation: 'relu' },
+        { units: 5, activation: 'softmax' },
+      ],
+      loss: 'crossEntropy',
+      optimizer: { type: 'adam', learningRate: 0.01 },
+    });
+    const { x, y } = classes(2048, 13, 5, 6);
+    try {
+      await net.trainStep(x, y);
+      let inUse = 0;
+      const { plan } = await net.fit(x, y, {
+        epochs: 1,
+        batchSize: 32,
+        onEpochEnd: () => void (inUse = wasm.memory.bytesInUse),
+      });
+      // Beyond the plan's total: losses, hyper blocks, program code — kilobytes. A kept 2048-row
+      // workspace would add 1.4 MiB.
+      expect(inUse - plan.bytes.total).toBeLessThan(64 * 1024);
+    } finally {
+      net.destroy();
+    }
+  });
+
   it('micro-batched and streamed fits end where the whole-batch resident fit does', async () => {
     const r = await planParity(WB);
     expect(r.whole).toMatchObject({ mode: 'resident', microBatchSize: 64 });
