@@ -86,8 +86,9 @@ export class Network {
     return { inputSize, layers: [...layers], loss, optimizer, params };
   }
 
+  /** The host copy; where the trainer can copy at once (cpu, wasm) and no step is running, a fresh one. */
   get #snapshot(): Snapshot | undefined {
-    return this.#fresh;
+    return this.#fresh ?? (this.#training ? undefined : this.#trainer?.snapshotNow?.());
   }
 
   set #snapshot(snap: Snapshot | undefined) {
@@ -128,9 +129,7 @@ export class Network {
     const rows = checkBatch('trainStep', x, y, this.inputSize, this.outputSize, this.loss);
     return this.#exclusive('trainStep', async () => {
       this.#fresh = undefined;
-      const loss = await trainer.trainStep(x, y, rows);
-      if (trainer.hostResident) this.#snapshot = await trainer.snapshot();
-      return loss;
+      return await trainer.trainStep(x, y, rows);
     });
   }
 

@@ -120,10 +120,11 @@ export interface PhaseTimes {
 
 export interface Trainer {
   /**
-   * True when parameters live in host memory, so snapshot() is a plain copy: Network then keeps its
-   * copy current after every trainStep instead of asking for sync().
+   * Where parameters live in host-addressable memory (cpu, wasm): the same copy as snapshot(), taken at
+   * once. Network takes it only when a copy is asked for (toJSON, getWeights) and no step is running, so
+   * trainStep copies nothing and toJSON needs no sync() there.
    */
-  readonly hostResident: boolean;
+  snapshotNow?(): Snapshot;
   /** One update on one batch of `rows` rows; resolves to the batch's loss before the update. */
   trainStep(x: Float32Array, y: Float32Array, rows: number): Promise<number>;
   /** What fit() will do and need; throws the backend's memory error when nothing fits. */

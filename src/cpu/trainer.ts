@@ -61,7 +61,6 @@ function param(value: Float32Array, slots: number): Param {
 const yieldToEventLoop = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
 
 export class CpuTrainer implements Trainer {
-  readonly hostResident = true;
   private layers: Layer[];
   private optimizer: OptimizerConfig;
   private readonly loss: Loss;
@@ -259,6 +258,10 @@ export class CpuTrainer implements Trainer {
   }
 
   async snapshot(): Promise<Snapshot> {
+    return this.copy();
+  }
+
+  snapshotNow(): Snapshot {
     return this.copy();
   }
 

@@ -38,7 +38,6 @@ const planId = (key: PlanKey) => `${key.rows}/${key.batchRows}${key.add ? '+' : 
 const identity = (n: number) => Uint32Array.from({ length: n }, (_, i) => i);
 
 export class GpuTrainer implements Trainer, StepHost, InferenceHost {
-  readonly hostResident = false;
   readonly params: ParamBuffers;
   private readonly owned = new Set<GpuResource>();
   private readonly hyper: GPUBuffer;

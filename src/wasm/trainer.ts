@@ -44,7 +44,6 @@ const slotCount = (training: boolean) => (training ? SLOTS : 1);
 export type ProgramMode = 'step' | 'fit' | 'evaluate' | 'predict';
 
 export class WasmTrainer implements Trainer {
-  readonly hostResident = true;
   readonly layers: WasmLayer[];
   readonly loss: Loss;
   private optimizer: OptimizerConfig;
@@ -343,6 +342,10 @@ export class WasmTrainer implements Trainer {
   }
 
   async snapshot(): Promise<Snapshot> {
+    return this.copySnapshot();
+  }
+
+  snapshotNow(): Snapshot {
     return this.copySnapshot();
   }
 

@@ -248,6 +248,21 @@ describe('save and load', () => {
     expect(await flat(copy)).toEqual(await flat(net));
   });
 
+  it('after trainStep on a host backend, toJSON saves the stepped weights and state without sync()', async () => {
+    for (const backend of [cpu, await createBackend('wasm', { threads: 1 })]) {
+      const net = new Network(backend, { ...spec, optimizer: { type: 'adam', learningRate: 0.01 } });
+      const before = JSON.stringify(net);
+      await net.trainStep(x, y);
+      const after = JSON.parse(JSON.stringify(net));
+      expect(JSON.stringify(after), backend.kind).not.toBe(before);
+      expect(after.optimizerState.step, backend.kind).toBe(1);
+      const copy = Network.fromJSON(cpu, after);
+      expect(await flat(copy), backend.kind).toEqual(await flat(net));
+      net.destroy();
+      if (backend !== cpu) backend.destroy();
+    }
+  });
+
   it('rejects a damaged file', () => {
     const net = new Network(cpu, spec);
     const json = JSON.parse(JSON.stringify(net));
