@@ -106,7 +106,9 @@ describe('the wasm backend in Node', { timeout: 30_000 }, () => {
       const { plan } = await net.fit(x, y, {
         epochs: 1,
         batchSize: 32,
-        onEpochEnd: () => void (inUse = wasm.memory.bytesInUse),
+        onEpochEnd: () => {
+          inUse = wasm.memory.bytesInUse;
+        },
       });
       // Beyond the plan's total: losses, hyper blocks, program code — kilobytes. A kept 2048-row
       // workspace would add 1.4 MiB.
