@@ -16,6 +16,7 @@ test('a 10⁹-unit layer is refused for its size, in new Network and in fromJSON
   expect(r.errors[0]).toMatch(/^HostMemoryError: Network: a 4→1000000000 network has [\d.]+ GiB of weights/);
   expect(r.errors[1]).toMatch(/^HostMemoryError: Network\.fromJSON: a 4→1000000000 network/);
   expect(r.errors[2]).toMatch(/^GpuMemoryError: Network\.fromJSON: needs [\d.]+ MiB of GPU memory .* memoryBudget/);
-  // The third attempt opens (and closes) a backend of its own; the two networks made nothing.
+  // The two networks made nothing; the third attempt opens (and closes) a backend of its own.
+  expect(r.byNetworks).toBe(0);
   expect(r.made).toBeLessThanOrEqual(3);
 });

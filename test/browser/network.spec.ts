@@ -89,7 +89,10 @@ for (const on of BACKENDS) {
           expect(r.count).toBe(50);
           expect(r.moved, `${what}: training changed the weights`).toBeGreaterThan(1e-4);
           expect(r.lossProblem, `${what} losses: ${r.lossProblem}`).toBeNull();
-          expectWeightsClose(r, what);
+          // The ReLU-branch allowance is for wasm, whose products round differently from the CPU's; WebGPU
+          // is held to the plain tolerance.
+          if (on === 'wasm') expectWeightsClose(r, what);
+          else expect(r.weightProblem, `${what} weights: ${r.weightProblem}`).toBeNull();
         }
       });
     }

@@ -7,15 +7,16 @@ import { expect, test } from './fixtures';
 test.describe('wasm backend', () => {
   test.use({ on: 'wasm' });
 
-  test('runs on 2 worker threads with relaxed SIMD in a cross-origin-isolated page', async ({ gpuPage }) => {
+  test('runs a worker thread per core with relaxed SIMD in a cross-origin-isolated page', async ({ gpuPage }) => {
     const r = await gpuPage.evaluate(async () => {
       const b = await window.T.wasmBackend();
       return { isolated: crossOriginIsolated, threads: b.threads, reason: b.threadsReason, relaxed: b.relaxedSimd };
     });
+    const cores = await gpuPage.evaluate(() => navigator.hardwareConcurrency);
     expect(r).toEqual({
       isolated: true,
-      threads: 2,
-      reason: '2 threads: navigator.hardwareConcurrency is 2',
+      threads: cores,
+      reason: `${cores} threads: navigator.hardwareConcurrency is ${cores}`,
       relaxed: true,
     });
   });
@@ -78,7 +79,9 @@ test.describe('wasm backend', () => {
 });
 
 test.describe("createBackend('auto')", () => {
-  test('on SwiftShader it measures both, picks wasm, says why, and caches the timings', async ({ gpuPage }) => {
+  test('it measures both, picks the faster (wasm on SwiftShader), says why, and caches the timings', async ({
+    gpuPage,
+  }) => {
     const r = await gpuPage.evaluate(async () => {
       const { WB } = window;
       // A corrupt entry (the Node tests cover the other kinds) is ignored: the first call measures.
@@ -97,15 +100,20 @@ test.describe("createBackend('auto')", () => {
       second.destroy();
       return out;
     });
-    expect(r.kind).toBe('wasm');
-    expect(r.choice).toMatch(
-      /^wasm: one training step of a 512→512→512→10 network at batch 128 took [\d.]+ ms on wasm \(2 threads\) and [\d.]+ ms on WebGPU \(.*swiftshader.*\), measured now$/i,
-    );
-    expect(r.fallbackReason).toMatch(/^wasm is faster here: /);
     const cached = JSON.parse(r.cached ?? 'null');
-    expect(cached.identity).toMatch(/swiftshader.* \| .*Chrome.* \| wasm 2 thread\(s\), relaxed SIMD$/i);
-    expect(cached.timings.wasm).toBeLessThan(cached.timings.webgpu);
-    expect(r.second).toMatch(/^wasm .*measured before on this adapter and browser \(cached\)$/);
+    expect(cached.identity).toMatch(/ \| .*Chrome.* \| wasm \d+ thread\(s\), relaxed SIMD$/i);
+    // The faster one wins; on a software adapter that must be wasm (the issue's requirement here).
+    const winner = cached.timings.wasm < cached.timings.webgpu ? 'wasm' : 'webgpu';
+    if (/swiftshader/i.test(cached.identity)) expect(winner).toBe('wasm');
+    expect(r.kind).toBe(winner);
+    expect(r.choice).toMatch(
+      new RegExp(
+        `^${winner}: one training step of a 512→512→512→10 network at batch 128 took [\\d.]+ ms on wasm ` +
+          '\\(\\d+ threads?\\) and [\\d.]+ ms on WebGPU \\(.+\\), measured now$',
+      ),
+    );
+    if (winner === 'wasm') expect(r.fallbackReason).toMatch(/^wasm is faster here: /);
+    expect(r.second).toMatch(new RegExp(`^${winner} .*measured before on this adapter and browser \\(cached\\)$`));
   });
 
   test('the decision follows the measurement (injected timings, which are not cached)', async ({ gpuPage }) => {
