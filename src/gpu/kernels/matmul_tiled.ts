@@ -57,7 +57,9 @@ export function tiledMatmul(ctx: GpuContext, label: string, args: MatmulArgs, ti
     K_FULL: Number(k % kt === 0),
     TRANSPOSE_A: Number(transposeA),
     TRANSPOSE_B: Number(transposeB),
-    ...epilogue,
+    // Split along K, the slices store raw partial sums and the sum runs the epilogue: one product pipeline
+    // serves every epilogue of the shape.
+    ...(split === 1 ? epilogue : {}),
   };
   const uniform = ctx.uniform(`${label}.params`, paramsWords(m, n, k, args.sgd));
   const aux = args.bias ?? args.derivativeOf ?? ctx.dummy('bias');
