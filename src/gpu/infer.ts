@@ -32,7 +32,8 @@ export function inferenceChunk(host: InferenceHost, rows: number): number {
   const available = ctx.memoryBudget - (ctx.bytesInUse - host.inferenceBytes);
   for (let chunk = Math.min(rows, INFER_CHUNK); chunk >= 1; chunk = chunk > 1 ? Math.ceil(chunk / 2) : 0) {
     const counts = Object.values(workspaceBuffers(host.layers, chunk, false, host.loss === 'crossEntropy'));
-    const bytes = counts.reduce((s, n) => s + paddedBytes(n), 0) + paddedBytes(chunk * host.outUnits);
+    // predict's two staging buffers (see predict) on top of the workspace.
+    const bytes = counts.reduce((s, n) => s + paddedBytes(n), 0) + 2 * paddedBytes(chunk * host.outUnits);
     if (counts.every((n) => paddedBytes(n) <= ctx.bindingLimit) && bytes <= available) return chunk;
   }
   return 1; // and let the allocation say why not
@@ -87,14 +88,28 @@ export async function predict(host: InferenceHost, x: Float32Array, rows: number
   const { ctx, outUnits: out } = host;
   const result = new Float32Array(rows * out);
   const chunk = inferenceChunk(host, rows);
-  return withStaging(ctx, 'predict.readback', paddedBytes(chunk * out), async (staging) => {
-    await forwardChunks(host, x, undefined, rows, chunk, async (encoder, ws, start, n) => {
-      encoder.copyBufferToBuffer(ws.acts[ws.acts.length - 1], 0, staging, 0, n * out * 4);
-      ctx.device.queue.submit([encoder.finish()]);
-      result.set(await host.readStaging(staging, n * out), start * out);
-    });
-    return result;
-  });
+  const bytes = paddedBytes(chunk * out);
+  // Two staging buffers in turn: a chunk is submitted before the last one's readback is awaited, so the
+  // GPU computes while the host maps and copies.
+  return withStaging(ctx, 'predict.readback0', bytes, (s0) =>
+    withStaging(ctx, 'predict.readback1', bytes, async (s1) => {
+      let reading: Promise<void> | undefined;
+      let i = 0;
+      try {
+        await forwardChunks(host, x, undefined, rows, chunk, async (encoder, ws, start, n) => {
+          const staging = i++ % 2 ? s1 : s0;
+          encoder.copyBufferToBuffer(ws.acts[ws.acts.length - 1], 0, staging, 0, n * out * 4);
+          ctx.device.queue.submit([encoder.finish()]);
+          await reading; // the other staging buffer's: free again once this resolves
+          reading = host.readStaging(staging, n * out).then((v) => result.set(v, start * out));
+        });
+        await reading;
+      } finally {
+        await reading?.catch(() => {}); // not left mapped, nor its rejection unheard, when a chunk fails
+      }
+      return result;
+    }),
+  );
 }
 
 /** The mean loss over all rows, and for classification the share of rows answered right; one readback. */
