@@ -47,7 +47,9 @@ export class GpuContext {
   #sizes = new Map<GpuResource, number>();
   #bytesInUse = 0;
   /** Allocations whose out-of-memory error scope has not been looked at yet. */
-  #allocationChecks: Promise<GpuMemoryError | undefined>[] = [];
+  /** Out-of-memory checks of allocations not yet checked, by resource; claimed ones are their owner's. */
+  #allocationChecks = new Map<GpuResource, Promise<GpuMemoryError | undefined>>();
+  #claimedChecks = new Map<GpuResource, Promise<GpuMemoryError | undefined>>();
   /** The binding limit we honour: the adapter's, or a lower one from the options. */
   readonly bindingLimit: number;
   readonly memoryBudget: number;
@@ -179,7 +181,8 @@ export class GpuContext {
   #allocate<R extends GpuResource>(label: string, bytes: number, create: () => R): R {
     this.device.pushErrorScope('out-of-memory');
     const resource = create();
-    this.#allocationChecks.push(
+    this.#allocationChecks.set(
+      resource,
       this.device
         .popErrorScope()
         .then((e) =>
@@ -195,6 +198,8 @@ export class GpuContext {
   #forget(resource: GpuResource): boolean {
     const bytes = this.#sizes.get(resource);
     if (bytes === undefined) return false;
+    this.#allocationChecks.delete(resource);
+    this.#claimedChecks.delete(resource);
     this.#bytesInUse -= bytes;
     this.#sizes.delete(resource);
     return true;
@@ -213,10 +218,38 @@ export class GpuContext {
     return buffer;
   }
 
-  /** Throws the first GpuMemoryError of the allocations made since the last call. */
-  async checkAllocations(): Promise<void> {
-    const checks = this.#allocationChecks;
-    this.#allocationChecks = [];
+  /**
+   * Takes these resources' allocation checks out of the shared ones, for checkAllocations(resources): work
+   * that allocates in the background (the matmul tuner) claims its own at once, so that the trainer's
+   * checks never report the tuner's failures, nor swallow them before the tuner looks.
+   */
+  claimAllocations(resources: Iterable<GpuResource>): void {
+    for (const r of resources) {
+      const check = this.#allocationChecks.get(r);
+      if (!check) continue;
+      this.#allocationChecks.delete(r);
+      this.#claimedChecks.set(r, check);
+    }
+  }
+
+  /**
+   * Throws the first GpuMemoryError among the given (claimed or not) resources' allocations or, with none
+   * given, among all unclaimed ones made since the last call. Each check is taken once.
+   */
+  async checkAllocations(resources?: Iterable<GpuResource>): Promise<void> {
+    let checks: Promise<GpuMemoryError | undefined>[];
+    if (resources) {
+      checks = [];
+      for (const r of resources) {
+        const check = this.#claimedChecks.get(r) ?? this.#allocationChecks.get(r);
+        if (check) checks.push(check);
+        this.#claimedChecks.delete(r);
+        this.#allocationChecks.delete(r);
+      }
+    } else {
+      checks = [...this.#allocationChecks.values()];
+      this.#allocationChecks.clear();
+    }
     const failed = (await Promise.all(checks)).find((e) => e !== undefined);
     if (failed) throw failed;
   }

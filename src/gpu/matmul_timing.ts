@@ -136,6 +136,7 @@ export async function timeCandidate(
   const label = `autotune.${name}`;
   const { args, buffers } = timingArgs(ctx, s);
   const owned: GpuResource[] = [...buffers];
+  ctx.claimAllocations(owned); // checked below, by this candidate, not by a training step meanwhile
   try {
     await ctx.precompile(() => {
       ctx.device.pushErrorScope('validation'); // the real recording below reports what this one hits
@@ -150,9 +151,10 @@ export async function timeCandidate(
     const r = matmulRecording(ctx, label, args, tile);
     const refused = ctx.device.popErrorScope();
     owned.push(...recordingResources(r));
+    ctx.claimAllocations(owned);
     const error = await refused;
     if (error) throw new Error(error.message);
-    await ctx.checkAllocations();
+    await ctx.checkAllocations(owned);
     const target = timestamps ? TARGET_MS.timestamps : TARGET_MS.wall;
     await measure(ctx, r, 1, timestamps); // the first run may still finish compiling on some drivers
     const once = await measure(ctx, r, 1, timestamps);
