@@ -1,8 +1,8 @@
 // GpuContext: one per device. Owns the buffer registry (every buffer and texture we create is tracked
 // until destroyed, so leaks can be counted and memoryBudget enforced), the compiled modules, bind group
 // layouts and the pipeline cache, and turns uncaptured GPU errors and device loss into errors the
-// caller sees. It records no work itself and knows no kernel: kernels build Recordings, and whoever
-// owns an encoder submits them.
+// caller sees. It knows no kernel: kernels build Recordings, and whoever owns an encoder submits them;
+// the context itself submits only its small helpers' work (submit, read).
 import { DeviceLostError, DisposedError, GpuError, GpuMemoryError } from '../errors';
 import type { OpenedDevice } from './device';
 import { type BindingKind, encodeDispatch, type GpuResource, paddedBytes, type Recording } from './dispatch';
@@ -348,7 +348,7 @@ export class GpuContext {
     return buffer;
   }
 
-  /** Copies `count` f32 values out of `buffer`. The only place that waits for the GPU. */
+  /** Copies `count` f32 values out of `buffer` (a submit and a map: it waits for the GPU). */
   async read(buffer: GPUBuffer, count: number, label = buffer.label): Promise<Float32Array> {
     this.assertUsable('read');
     const staging = this.createBuffer(

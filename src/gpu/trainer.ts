@@ -1,9 +1,9 @@
 // GpuTrainer: the Trainer of the WebGPU backend. It orchestrates: the parameters (params.ts) are made
 // with the network; workspaces (workspace.ts) and their plans (plan.ts) once per batch size; a fit()
 // data set once per call (fit.ts, data.ts, as fitplan.ts decides). A step is then one command encoder
-// — gather, forward, loss, backward (per micro-batch), update — and one submit. The only values written
-// per step are tiny uniforms (the batch offset, and Adam's bias corrections). Nothing is read back
-// inside fit() except the epoch's summed loss, once per epoch.
+// — gather, forward, loss, backward (per micro-batch), update — and one submit. Per step the host writes
+// tiny uniforms (the batch offset, Adam's bias corrections) and, when the data are streamed, the batch.
+// fit() reads back once per epoch: the summed loss and the snapshot that recovery restarts from.
 import {
   adamCorrections,
   type FitPlan,

@@ -61,7 +61,8 @@ export async function playwrightPreset(options: PlaywrightPresetOptions = {}) {
  *
  *   export default defineConfig({ test: await vitestBrowserPreset() });
  *
- * The opt-out variable WEBGPU_TESTS reaches the tests as import.meta.env.WEBGPU_TESTS via `define`.
+ * The opt-out variable WEBGPU_TESTS reaches the tests as import.meta.env.WEBGPU_TESTS once the config adds
+ * `define: webgpuTestsDefine()` (below).
  */
 export async function vitestBrowserPreset(options: PresetOptions = {}) {
   const chromium = await resolveChromium({ log: options.log });

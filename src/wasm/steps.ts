@@ -1,5 +1,5 @@
 // The op lists of the wasm trainer's programs: a (micro-)batch's forward pass, its loss, its backward pass,
-// and the optimizer update, over the buffers of a network (WasmParams) and a workspace (WasmWorkspace).
+// and the optimizer update, over the buffers of a network (WasmLayer) and a workspace (WasmWorkspace).
 // The same math as the WebGPU plan (src/gpu/plan.ts) and the CPU trainer, with the same fusions: bias and
 // activation in the forward matmul, the loss gradient with the output's derivative (or cross-entropy's
 // (P − Y)/B), f'(A_prev) in the dA_prev matmul, and with SGD the weight step in the dW matmul.

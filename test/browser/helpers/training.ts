@@ -82,6 +82,7 @@ export async function networkParity(args: ParityArgs) {
     const c = await run(cpuNet);
     const initial = new WB.Network(await WB.createBackend('cpu'), spec);
     const w0 = (await initial.getWeights()).flatMap((l) => [...l.weights, ...l.bias]);
+    initial.destroy();
     let moved = 0;
     for (let i = 0; i < w0.length; i++) moved = Math.max(moved, Math.abs(c.weights[i] - w0[i]));
     // The units whose incoming weights or bias are out of tolerance, as 'layer:unit'.
